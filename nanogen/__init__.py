@@ -1,0 +1,36 @@
+"""nanogen: deep generative models built from scratch, to be read.
+
+Reading order (docs/reading_order.md has the full syllabus):
+  tensor.py, autograd.py -> ops/ -> gradcheck.py -> nn/ -> optim.py -> data/ -> train.py -> models/
+  kernels/ is the "make it fast" chapter.
+"""
+
+# isort: skip_file
+import os
+
+# Before anything imports numba: idle OpenMP threads must sleep, not spin, or they steal the
+# second core from the next BLAS call (see nanogen/kernels/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import autograd  # first: tensor.py and ops/ need Function (see the end of autograd.py)
+from .tensor import Tensor, tensor, zeros, ones, full, zeros_like, ones_like, arange, eye, randn, rand
+from .autograd import no_grad, enable_grad, is_grad_enabled, detect_anomaly, AnomalyError
+from .random import manual_seed
+from .gradcheck import gradcheck, directional_gradcheck, GradcheckError
+from .ops.elementwise import add, sub, mul, div, pow, neg, exp, log, sqrt, abs, clamp, maximum, minimum, where
+from .ops.reduce import sum, mean, max, min, amax, amin, var, std, logsumexp
+from .ops.shape import reshape, flatten, transpose, permute, squeeze, unsqueeze, expand, cat, stack, split, chunk
+from .ops.linalg import matmul
+from . import functional
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
+    "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError", "manual_seed",
+    "gradcheck", "directional_gradcheck", "GradcheckError",
+    "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "clamp", "maximum", "minimum", "where",
+    "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp",
+    "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze", "expand", "cat", "stack", "split", "chunk",
+    "matmul", "functional",
+]

@@ -1,0 +1,192 @@
+"""Activation functions: relu, leaky_relu, elu, sigmoid, tanh, softplus, softmax, log_softmax.
+
+Read ops/elementwise.py first. These are elementwise too (softmax and log_softmax along one dim),
+but each gets its own coarse op instead of a chain of exp/add/div: one node, one temporary, and
+a backward written from the *output* where that is cheaper (sigmoid: y(1 - y); tanh: 1 - y^2).
+The stable forms matter: exp(-x) of a large negative x overflows, so every formula below only
+ever exponentiates non-positive numbers.
+"""
+
+import numpy as np
+
+from ..autograd import Function
+
+
+class ReLU(Function):
+    """y = max(x, 0)                 dL/dx = grad * (x > 0)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        return (grad * (y > 0),)
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else a*x       dL/dx = grad * (1 if x > 0 else a)"""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return np.where(x > 0, x, x * x.dtype.type(negative_slope))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        return (np.where(x > 0, grad, grad * grad.dtype.type(ctx.slope)),)
+
+
+class ELU(Function):
+    """y = x if x > 0 else a*(exp(x) - 1)      dL/dx = grad * (1 if x > 0 else y + a)"""
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0):
+        # expm1 of min(x, 0): exact near 0 and never exponentiates a positive number
+        y = np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
+        ctx.save_for_backward(x, y)
+        ctx.alpha = alpha
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved
+        return (np.where(x > 0, grad, grad * (y + grad.dtype.type(ctx.alpha))),)
+
+
+def _sigmoid(x):
+    """σ(x) = 1 / (1 + exp(-x)), computed as e/(1+e) with e = exp(-|x|) so nothing overflows."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+class Sigmoid(Function):
+    """y = σ(x) = 1 / (1 + exp(-x))          dL/dx = grad * y * (1 - y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _sigmoid(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        return (grad * y * (1 - y),)
+
+
+class Tanh(Function):
+    """y = tanh(x)                           dL/dx = grad * (1 - y^2)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        return (grad * (1 - y * y),)
+
+
+class Softplus(Function):
+    """y = log(1 + exp(βx)) / β              dL/dx = grad * σ(βx)"""
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0):
+        bx = x * x.dtype.type(beta)
+        ctx.save_for_backward(bx)
+        ctx.beta = beta
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z, no log(1) loss for small
+        return (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / x.dtype.type(beta)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (bx,) = ctx.saved
+        return (grad * _sigmoid(bx),)
+
+
+class Softmax(Function):
+    """y_i = exp(x_i) / Σ_j exp(x_j) along `dim`      dL/dx = y * (grad - Σ_j grad_j y_j)
+
+    x: any shape; the sum runs over axis `dim`. Subtracting max(x) first changes nothing
+    mathematically and keeps exp() from overflowing.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        y = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        return (y * (grad - (grad * y).sum(axis=ctx.dim, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """y_i = x_i - logsumexp(x) along `dim`          dL/dx = grad - softmax(x) * Σ_j grad_j"""
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        shifted = x - x.max(axis=dim, keepdims=True)
+        y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved
+        return (grad - np.exp(y) * grad.sum(axis=ctx.dim, keepdims=True),)
+
+
+# ---------------------------------------------------------------------------- public functions
+
+
+def relu(x):
+    return ReLU.apply(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return ELU.apply(x, alpha=alpha)
+
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
+
+
+def tanh(x):
+    return Tanh.apply(x)
+
+
+def softplus(x, beta=1.0):
+    return Softplus.apply(x, beta=beta)
+
+
+def _check_dim(name, x, dim):
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"{name}: dim {dim} is out of range for a tensor of shape {x.shape}")
+
+
+def softmax(x, dim=-1):
+    _check_dim("softmax", x, dim)
+    return Softmax.apply(x, dim=dim)
+
+
+def log_softmax(x, dim=-1):
+    _check_dim("log_softmax", x, dim)
+    return LogSoftmax.apply(x, dim=dim)
