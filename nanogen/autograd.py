@@ -249,7 +249,11 @@ def backward(root, grad=None, retain_graph=False):
             if parent is None or pg is None or not parent.requires_grad:
                 continue
             if pg.shape != parent.shape:
-                pg = unbroadcast(pg, parent.shape)
+                try:
+                    pg = unbroadcast(pg, parent.shape)
+                except ValueError:
+                    raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {pg.shape} "
+                                       f"for an input of shape {parent.shape}") from None
             if _anomaly_mode:
                 _check_finite(node.fn.__name__, "backward gradient", pg, [p.data for p in node.inputs if p is not None])
             key = id(parent)

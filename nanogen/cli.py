@@ -1,0 +1,221 @@
+"""The `nanogen` command (also `python -m nanogen`): train, sample, eval, data, style, assignment.
+
+    nanogen train MODEL [--epochs E] [--batch-size B] [--lr LR] [--latent-dim D] [--seed S]
+                        [--subset N] [--dataset mnist|fashion-mnist] [--out DIR] [--resume]
+    nanogen sample RUN [--n N] [--out FILE]
+    nanogen eval RUN [--json]
+    nanogen data info|verify|download
+
+Models register themselves in nanogen/models/ (a Recipe subclass each); this file only parses
+arguments, checks them before any work starts, and hands over to nanogen.train.fit.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+
+def _positive_int(name):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {text!r}") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {v}")
+        return v
+
+    return parse
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
+    return v
+
+
+def _common_train_args(p, defaults):
+    d = defaults.get
+    p.add_argument("--epochs", type=_positive_int("--epochs"), default=d("epochs", 5), help="passes over the data (default %(default)s)")
+    p.add_argument("--batch-size", type=_positive_int("--batch-size"), default=d("batch_size", 128), help="default %(default)s")
+    p.add_argument("--lr", type=_positive_float, default=d("lr", 1e-3), help="learning rate (default %(default)s)")
+    if "latent_dim" in defaults:
+        p.add_argument("--latent-dim", type=_positive_int("--latent-dim"), default=d("latent_dim"),
+                       help="size of the code z (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run (default 0)")
+    p.add_argument("--subset", type=_positive_int("--subset"), default=None,
+                   help="train on the first N training images only (quick experiments)")
+    p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    p.add_argument("--out", default=None, help="run folder (default runs/MODEL)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_parser():
+    from .models import REGISTRY
+
+    parser = argparse.ArgumentParser(
+        prog="nanogen",
+        description="nanogen: deep generative models built from scratch on NumPy and Numba.",
+        epilog="models:\n" + "\n".join(f"  {n:<14}{r.help}" for n, r in REGISTRY.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model; writes a run folder (checkpoint, metrics, figures)",
+                           epilog="models:\n" + "\n".join(f"  {n:<14}{r.help}" for n, r in REGISTRY.items()),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    models = train.add_subparsers(dest="model", metavar="MODEL")
+    for name, recipe in REGISTRY.items():
+        p = models.add_parser(name, help=recipe.help, description=recipe.help)
+        _common_train_args(p, recipe.defaults)
+        recipe.add_arguments(p)
+
+    p = sub.add_parser("sample", help="draw new images from a trained run")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--n", type=_positive_int("--n"), default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="PNG file (default RUN/samples.png)")
+
+    p = sub.add_parser("eval", help="test-set metrics of a trained run")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=_positive_int("--limit"), default=None, help="evaluate on the first N test images")
+
+    p = sub.add_parser("data", help="datasets: where they are, verify them, fetch them")
+    p.add_argument("action", choices=["info", "verify", "download"])
+    p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    return parser
+
+
+def load_dataset(name, split):
+    from . import data
+
+    if name == "mnist":
+        return data.mnist(split)
+    return data.fashion_mnist(split)
+
+
+def _config_from_args(args, recipe):
+    cfg = {k: v for k, v in vars(args).items() if k not in ("command", "resume", "quiet", "out")}
+    cfg["model"] = recipe.name
+    return cfg
+
+
+def cmd_train(args):
+    from .data import DataLoader
+    from .models import REGISTRY
+    from .train import fit, load_checkpoint
+
+    recipe_cls = REGISTRY[args.model]
+    out = args.out or os.path.join("runs", args.model)
+    if args.resume:
+        saved = load_checkpoint(os.path.join(out, "checkpoint.npz"))["meta"]["config"]
+        cfg = dict(saved, epochs=args.epochs)
+    else:
+        cfg = _config_from_args(args, recipe_cls)
+    x, y = load_dataset(cfg["dataset"], "train")
+    if cfg.get("subset"):
+        x, y = x[: cfg["subset"]], y[: cfg["subset"]]
+    x_test, y_test = load_dataset(cfg["dataset"], "test")
+    rng = np.random.default_rng(cfg["seed"])
+    recipe = recipe_cls(cfg, rng)
+    loader = DataLoader(*recipe.training_arrays(x, y), batch_size=cfg["batch_size"], shuffle=True,
+                        seed=cfg["seed"], drop_last=getattr(recipe, "drop_last", False))
+    fit(recipe, loader, cfg["epochs"], out, rng, config=cfg, data=(x_test[:1000], y_test[:1000]),
+        resume=args.resume, quiet=args.quiet)
+    if not args.quiet:
+        print(f"done: {out}/ holds checkpoint.npz, metrics.csv, config.json and the figures", file=sys.stderr)
+    return 0
+
+
+def load_run(run):
+    """(recipe, config) of a trained run folder, weights loaded."""
+    from .models import REGISTRY
+    from .train import load_checkpoint, restore
+
+    path = os.path.join(run, "checkpoint.npz")
+    state = load_checkpoint(path)
+    cfg = state["meta"]["config"]
+    if cfg.get("model") not in REGISTRY:
+        raise ValueError(f"{path}: unknown model {cfg.get('model')!r}; known: {', '.join(REGISTRY)}")
+    recipe = REGISTRY[cfg["model"]](cfg, np.random.default_rng(cfg.get("seed", 0)))
+    restore(recipe, state)
+    for m in recipe.modules.values():
+        m.eval()
+    return recipe, cfg
+
+
+def cmd_sample(args):
+    from . import plot
+    from .autograd import no_grad
+
+    recipe, _ = load_run(args.run)
+    with no_grad():
+        images = recipe.sample(args.n, np.random.default_rng(args.seed))
+    out = args.out or os.path.join(args.run, "samples.png")
+    plot.image_grid(images, path=out, title=f"{recipe.name}: {args.n} samples")
+    print(out)
+    return 0
+
+
+def cmd_eval(args):
+    from .autograd import no_grad
+
+    recipe, cfg = load_run(args.run)
+    x, y = load_dataset(cfg.get("dataset", "mnist"), "test")
+    if args.limit:
+        x, y = x[: args.limit], y[: args.limit]
+    with no_grad():
+        metrics = recipe.evaluate((x, y), np.random.default_rng(args.seed))
+    metrics = {"model": cfg["model"], "run": args.run, "n_test": int(len(x)), **metrics}
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for k, v in metrics.items():
+            print(f"{k:>24}: {v:.4f}" if isinstance(v, float) else f"{k:>24}: {v}")
+    return 0
+
+
+def cmd_data(args):
+    from . import data
+
+    if args.action == "info":
+        print(data.info())
+    elif args.action == "verify":
+        print(data.verify())
+    else:
+        print(data.download("mnist" if args.dataset == "mnist" else "fashion-mnist"))
+    return 0
+
+
+def main(argv=None):
+    from .train import TrainingDiverged
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "train" and args.model is None:
+        parser.parse_args(["train", "--help"])
+    handlers = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "data": cmd_data}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, FileNotFoundError, TrainingDiverged) as e:
+        print(f"nanogen {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""The training loop every model shares: progress bar, metrics log, figures, checkpoints, resume.
+
+Read after nn/, optim and data/. A model brings a `Recipe` (what one training step does, which
+modules and optimizers it has, which pictures to draw); `fit` runs it:
+
+    RUN/config.json      the run's configuration (model name, hyperparameters, seed)
+    RUN/metrics.csv      one row per logged step: epoch, step and every number train_step returned
+    RUN/checkpoint.npz   model(s), optimizer(s), random-generator states, position in the data;
+                         written atomically at the end of every epoch (and on Ctrl-C)
+    RUN/*.png            what the recipe draws at the end of each epoch, and the loss curves
+
+Resuming is exact: the data order of epoch k depends only on (seed, k), and every random
+generator's state is in the checkpoint, so 2 epochs in one go equal 1 epoch + resume + 1 epoch,
+bit for bit. A NaN or Inf loss stops the run, names the step and leaves the last good
+checkpoint untouched.
+"""
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import random as _random
+from .tensor import Tensor
+
+CHECKPOINT = "checkpoint.npz"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or Inf; the message names the step and the last good checkpoint."""
+
+
+class Recipe:
+    """What a model brings to the loop. Subclasses set `name`, `help`, `defaults` and implement:
+
+    __init__(config, rng)     build modules and optimizers from the config dict
+    modules                   dict name -> nn.Module (saved in checkpoints)
+    optimizers                dict name -> optimizer (saved in checkpoints)
+    training_arrays(x, y)     the arrays to batch (default: images and labels as they are)
+    train_step(batch, rng)    one update on a batch (tuple of Tensors); returns {name: float}
+    on_epoch_end(run_dir, epoch, data)   draw the epoch's pictures into run_dir (optional)
+    evaluate(data, rng)       test-set metrics as {name: float} (optional)
+    sample(n, rng)            n images (n, 1, 28, 28) in [0, 1] (optional)
+    """
+
+    name = "recipe"
+    help = ""
+    defaults = {}
+
+    @staticmethod
+    def add_arguments(parser):
+        """Model-specific command-line flags (argparse), beyond the common ones."""
+
+    modules = {}
+    optimizers = {}
+
+    drop_last = False  # True for models with batch norm, which dislike a last batch of 1
+
+    def training_arrays(self, x, y):
+        """The arrays the DataLoader batches: images (N, 1, 28, 28) in [0, 1] and labels (N,).
+        Override to rescale (a GAN wants [-1, 1]) or to drop the labels."""
+        return x, y
+
+    def train_step(self, batch, rng):
+        raise NotImplementedError(f"{type(self).__name__}.train_step")
+
+    def on_epoch_end(self, run_dir, epoch, data):
+        pass
+
+    def evaluate(self, data, rng):
+        return {}
+
+    def sample(self, n, rng):
+        raise NotImplementedError(f"the {self.name} model does not generate samples")
+
+
+# ---------------------------------------------------------------------------- state <-> flat arrays
+
+
+def flatten_state(obj, prefix, arrays):
+    """Split a nested state (dicts, lists, arrays, numbers) into flat arrays + a JSON skeleton.
+
+    Arrays go into `arrays` under '/'-joined keys; the returned skeleton names them, so the
+    whole state fits an .npz read with allow_pickle=False (no pickled objects, ever).
+    """
+    if isinstance(obj, Tensor):
+        obj = obj.data
+    if isinstance(obj, np.ndarray):
+        arrays[prefix] = obj
+        return {"__array__": prefix}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, flatten_state(v, f"{prefix}/{k}", arrays)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [flatten_state(v, f"{prefix}/{i}", arrays) for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [flatten_state(v, f"{prefix}/{i}", arrays) for i, v in enumerate(obj)]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"checkpoint: cannot store a {type(obj).__name__} at {prefix!r}")
+
+
+def unflatten_state(skeleton, arrays):
+    """Inverse of flatten_state."""
+    if isinstance(skeleton, dict):
+        if "__array__" in skeleton:
+            return arrays[skeleton["__array__"]]
+        if "__dict__" in skeleton:
+            return {(k if not isinstance(k, list) else tuple(k)): unflatten_state(v, arrays)
+                    for k, v in skeleton["__dict__"]}
+        if "__tuple__" in skeleton:
+            return tuple(unflatten_state(v, arrays) for v in skeleton["__tuple__"])
+    if isinstance(skeleton, list):
+        return [unflatten_state(v, arrays) for v in skeleton]
+    return skeleton
+
+
+def save_checkpoint(path, recipe, meta):
+    """Write modules, optimizers and `meta` (JSON-able) to `path`, atomically."""
+    arrays = {}
+    state = {
+        "modules": {k: m.state_dict() for k, m in recipe.modules.items()},
+        "optimizers": {k: o.state_dict() for k, o in recipe.optimizers.items()},
+        "meta": meta,
+    }
+    skeleton = flatten_state(state, "s", arrays)
+    arrays["__skeleton__"] = np.frombuffer(json.dumps(skeleton).encode(), dtype=np.uint8)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+
+
+def load_checkpoint(path):
+    """Read a checkpoint written by save_checkpoint: {"modules", "optimizers", "meta"}."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no checkpoint at {path}; train first (nanogen train MODEL --out DIR)") from None
+    except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, OSError ...
+        raise ValueError(f"{path} is not a readable nanogen checkpoint (truncated or foreign file): {e}") from None
+    if "__skeleton__" not in arrays:
+        raise ValueError(f"{path} is not a nanogen checkpoint: it has no __skeleton__ entry")
+    skeleton = json.loads(arrays.pop("__skeleton__").tobytes().decode())
+    return unflatten_state(skeleton, arrays)
+
+
+def restore(recipe, state):
+    """Load saved modules and optimizers into a freshly built recipe (shapes are checked by
+    Module.load_state_dict, which names the tensor and both shapes on a mismatch)."""
+    for k, m in recipe.modules.items():
+        if k not in state["modules"]:
+            raise ValueError(f"checkpoint has no module {k!r} (it has {sorted(state['modules'])})")
+        m.load_state_dict(state["modules"][k])
+    for k, o in recipe.optimizers.items():
+        if k in state["optimizers"]:
+            o.load_state_dict(state["optimizers"][k])
+
+
+# ---------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """A tqdm bar on a terminal; plain lines (about ten per epoch) otherwise, e.g. in CI logs."""
+
+    def __init__(self, total, desc, initial=0, stream=None):
+        self.stream = stream or sys.stderr
+        self.total, self.desc, self.n = total, desc, initial
+        self.bar = None
+        self.t0 = time.perf_counter()
+        self.next_line = initial + max(1, total // 10)
+        if self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, file=self.stream, dynamic_ncols=True)
+
+    def update(self, metrics):
+        self.n += 1
+        text = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(1)
+        elif self.n >= self.next_line or self.n == self.total:
+            rate = (time.perf_counter() - self.t0) / max(1, self.n)
+            print(f"{self.desc} {self.n}/{self.total} ({rate * 1e3:.0f} ms/step)  {text}", file=self.stream, flush=True)
+            self.next_line = self.n + max(1, self.total // 10)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ---------------------------------------------------------------------------- the loop
+
+
+def _append_rows(path, rows):
+    if not rows:
+        return
+    keys = list(rows[0])
+    exists = os.path.exists(path)
+    if exists:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), None)
+        if header:
+            keys = header + [k for k in keys if k not in header]
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        if not exists:
+            w.writeheader()
+        w.writerows(rows)
+
+
+def fit(recipe, loader, epochs, run_dir, rng, config=None, data=None, resume=False, log_every=10, quiet=False):
+    """Train `recipe` for `epochs` epochs over `loader`, writing everything into `run_dir`.
+
+    rng: the numpy Generator the recipe draws its noise from (saved and restored with the run).
+    data: passed to on_epoch_end for pictures (e.g. a few test images).
+    resume: continue from run_dir/checkpoint.npz exactly where it stopped.
+    Returns the metrics of the last logged step.
+    """
+    if not isinstance(epochs, int) or epochs <= 0:
+        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    os.makedirs(run_dir, exist_ok=True)
+    ckpt_path = os.path.join(run_dir, CHECKPOINT)
+    metrics_path = os.path.join(run_dir, "metrics.csv")
+    step, start_epoch = 0, 0
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        restore(recipe, state)
+        meta = state["meta"]
+        step, start_epoch = meta["step"], meta["epoch"]
+        rng.bit_generator.state = meta["rng"]
+        _random.set_state(meta["global_rng"])
+        loader.load_state_dict(meta["loader"])
+        if not quiet:
+            print(f"resuming {recipe.name} from {ckpt_path}: epoch {start_epoch + 1}, step {step}", file=sys.stderr)
+    elif config is not None:
+        tmp = os.path.join(run_dir, "config.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+        os.replace(tmp, os.path.join(run_dir, "config.json"))
+        if os.path.exists(metrics_path):
+            os.remove(metrics_path)  # a fresh run starts a fresh log
+
+    def checkpoint(epoch):
+        save_checkpoint(ckpt_path, recipe, {
+            "epoch": epoch, "step": step, "rng": rng.bit_generator.state,
+            "global_rng": _random.get_state(), "loader": loader.state_dict(), "config": config,
+        })
+
+    last = {}
+    for module in recipe.modules.values():
+        module.train()
+    for epoch in range(start_epoch, epochs):
+        pending = []
+        done_in_epoch = loader.state_dict().get("batch", 0) if resume and epoch == start_epoch else 0
+        bar = None if quiet else Progress(len(loader), f"{recipe.name} epoch {epoch + 1}/{epochs}", initial=done_in_epoch)
+        try:
+            for batch in loader:
+                metrics = recipe.train_step(batch, rng)
+                step += 1
+                bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+                if bad:
+                    _append_rows(metrics_path, pending)
+                    where = f"{ckpt_path} (end of epoch {epoch})" if os.path.exists(ckpt_path) else "none yet"
+                    raise TrainingDiverged(
+                        f"{recipe.name}: {', '.join(bad)} became {metrics[bad[0]]} at epoch {epoch + 1}, step {step}; "
+                        f"stopped without saving. Last good checkpoint: {where}. Try a lower --lr.")
+                last = {"epoch": epoch + 1, "step": step, **metrics}
+                if step % log_every == 0:
+                    pending.append(last)
+                if bar is not None:
+                    bar.update(metrics)
+        except KeyboardInterrupt:
+            _append_rows(metrics_path, pending)
+            checkpoint(epoch)  # mid-epoch: the loader remembers how far it got
+            if bar is not None:
+                bar.close()
+            print(f"\ninterrupted: checkpoint written to {ckpt_path}; continue with --resume", file=sys.stderr)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        if last and (not pending or pending[-1] is not last):
+            pending.append(last)
+        _append_rows(metrics_path, pending)
+        checkpoint(epoch + 1)
+        for module in recipe.modules.values():
+            module.eval()
+        recipe.on_epoch_end(run_dir, epoch + 1, data)
+        _loss_curves(metrics_path, run_dir)
+        for module in recipe.modules.values():
+            module.train()
+        resume = False
+    return last
+
+
+def _loss_curves(metrics_path, run_dir):
+    if not os.path.exists(metrics_path):
+        return
+    from . import plot
+
+    plot.loss_curves(metrics_path, path=os.path.join(run_dir, "loss_curves.png"))
