@@ -282,6 +282,38 @@ def graph_text(root):
     return "\n".join(lines)
 
 
+def graph_dot(root):
+    """The same graph in Graphviz's DOT language: `dot -Tpng graph.dot -o graph.png` draws it,
+    and so does the `graphviz` Python package when it is installed (Tensor.graph("png", path))."""
+    lines = ["digraph nanogen {", '  rankdir="BT"; node [fontname="monospace", fontsize=10];']
+    ids = {}
+    stack = [root]
+    while stack:
+        t = stack.pop()
+        if id(t) in ids:
+            continue
+        ids[id(t)] = f"t{len(ids)}"
+        if t._node is not None:
+            label, shape = f"{t._node.fn.__name__}\\n{t.shape}", "box"
+        else:
+            label, shape = f"{'leaf' if t.requires_grad else 'constant'}\\n{t.shape} {t.dtype}", "ellipse"
+        lines.append(f'  {ids[id(t)]} [label="{label}", shape={shape}];')
+        if t._node is not None:
+            stack.extend(p for p in t._node.inputs if p is not None)
+    stack, seen = [root], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or t._node is None:
+            continue
+        seen.add(id(t))
+        for p in t._node.inputs:
+            if p is not None:
+                lines.append(f"  {ids[id(p)]} -> {ids[id(t)]};")
+                stack.append(p)
+    lines.append("}")
+    return "\n".join(lines)
+
+
 # Tensor needs Function (above) at class-creation time, and Function.apply needs Tensor at call
 # time; importing it last breaks the cycle. nanogen/__init__.py imports this module first.
 from .tensor import Tensor  # noqa: E402

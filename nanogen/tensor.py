@@ -151,11 +151,24 @@ class Tensor:
 
         backward(self, grad, retain_graph=retain_graph)
 
-    def graph(self):
-        """A text picture of the graph backward() will walk from here."""
-        from .autograd import graph_text
+    def graph(self, format="text", path=None):
+        """The graph backward() will walk from here: as indented text (default), as Graphviz DOT
+        source (format="dot"), or drawn to `path` (format="png"/"svg"; needs the optional
+        `graphviz` package and Graphviz's `dot` program)."""
+        from .autograd import graph_dot, graph_text
 
-        return graph_text(self)
+        if format == "text":
+            return graph_text(self)
+        if format == "dot":
+            return graph_dot(self)
+        try:
+            import graphviz
+        except ImportError:
+            raise ImportError("graph(format=...): drawing needs `pip install graphviz` and Graphviz's dot; "
+                              "graph('dot') gives the DOT source without them") from None
+        if path is None:
+            raise ValueError("graph: give path= to draw into, e.g. graph('png', path='graph')")
+        return graphviz.Source(graph_dot(self)).render(path, format=format, cleanup=True)
 
     # ------------------------------------------------------------------ arithmetic operators
     def __add__(self, other):

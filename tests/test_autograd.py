@@ -146,3 +146,11 @@ def test_constant_inputs_get_no_gradient():
     y = x * np.array([2.0, 3.0], dtype=np.float32)
     y.sum().backward()
     np.testing.assert_allclose(x.grad, [2.0, 3.0])
+
+
+def test_graph_dot_names_every_node_and_edge():
+    x = ng.ones(2, 3, requires_grad=True)
+    y = (x * 2).sum()
+    dot = y.graph("dot")
+    assert dot.startswith("digraph") and "Mul" in dot and "Sum" in dot and "leaf" in dot
+    assert dot.count("->") == 2  # x -> Mul -> Sum (the scalar 2 is a constant, not a node)
