@@ -22,6 +22,8 @@ from .ops.reduce import sum, mean, max, min, amax, amin, var, std, logsumexp
 from .ops.shape import reshape, flatten, transpose, permute, squeeze, unsqueeze, expand, cat, stack, split, chunk
 from .ops.linalg import matmul
 from . import functional
+from . import nn, optim, serialize
+from .serialize import save, load
 
 __version__ = "0.1.0"
 
@@ -32,5 +34,5 @@ __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "clamp", "maximum", "minimum", "where",
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp",
     "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze", "expand", "cat", "stack", "split", "chunk",
-    "matmul", "functional",
+    "matmul", "functional", "nn", "optim", "serialize", "save", "load",
 ]

@@ -19,13 +19,15 @@ import csv
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
 
 from . import random as _random
-from .tensor import Tensor
+from . import serialize
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -78,77 +80,27 @@ class Recipe:
         raise NotImplementedError(f"the {self.name} model does not generate samples")
 
 
-# ---------------------------------------------------------------------------- state <-> flat arrays
-
-
-def flatten_state(obj, prefix, arrays):
-    """Split a nested state (dicts, lists, arrays, numbers) into flat arrays + a JSON skeleton.
-
-    Arrays go into `arrays` under '/'-joined keys; the returned skeleton names them, so the
-    whole state fits an .npz read with allow_pickle=False (no pickled objects, ever).
-    """
-    if isinstance(obj, Tensor):
-        obj = obj.data
-    if isinstance(obj, np.ndarray):
-        arrays[prefix] = obj
-        return {"__array__": prefix}
-    if isinstance(obj, dict):
-        return {"__dict__": [[k, flatten_state(v, f"{prefix}/{k}", arrays)] for k, v in obj.items()]}
-    if isinstance(obj, tuple):
-        return {"__tuple__": [flatten_state(v, f"{prefix}/{i}", arrays) for i, v in enumerate(obj)]}
-    if isinstance(obj, list):
-        return [flatten_state(v, f"{prefix}/{i}", arrays) for i, v in enumerate(obj)]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"checkpoint: cannot store a {type(obj).__name__} at {prefix!r}")
-
-
-def unflatten_state(skeleton, arrays):
-    """Inverse of flatten_state."""
-    if isinstance(skeleton, dict):
-        if "__array__" in skeleton:
-            return arrays[skeleton["__array__"]]
-        if "__dict__" in skeleton:
-            return {(k if not isinstance(k, list) else tuple(k)): unflatten_state(v, arrays)
-                    for k, v in skeleton["__dict__"]}
-        if "__tuple__" in skeleton:
-            return tuple(unflatten_state(v, arrays) for v in skeleton["__tuple__"])
-    if isinstance(skeleton, list):
-        return [unflatten_state(v, arrays) for v in skeleton]
-    return skeleton
+# ---------------------------------------------------------------------------- checkpoints
 
 
 def save_checkpoint(path, recipe, meta):
-    """Write modules, optimizers and `meta` (JSON-able) to `path`, atomically."""
-    arrays = {}
-    state = {
+    """Write modules, optimizers and `meta` (JSON-able) to `path` atomically (nanogen.serialize)."""
+    serialize.save({
         "modules": {k: m.state_dict() for k, m in recipe.modules.items()},
         "optimizers": {k: o.state_dict() for k, o in recipe.optimizers.items()},
         "meta": meta,
-    }
-    skeleton = flatten_state(state, "s", arrays)
-    arrays["__skeleton__"] = np.frombuffer(json.dumps(skeleton).encode(), dtype=np.uint8)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    }, path)
 
 
 def load_checkpoint(path):
     """Read a checkpoint written by save_checkpoint: {"modules", "optimizers", "meta"}."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no checkpoint at {path}; train first (nanogen train MODEL --out DIR)") from None
-    except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, OSError ...
-        raise ValueError(f"{path} is not a readable nanogen checkpoint (truncated or foreign file): {e}") from None
-    if "__skeleton__" not in arrays:
-        raise ValueError(f"{path} is not a nanogen checkpoint: it has no __skeleton__ entry")
-    skeleton = json.loads(arrays.pop("__skeleton__").tobytes().decode())
-    return unflatten_state(skeleton, arrays)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at {path}; train first (nanogen train MODEL --out DIR)")
+    state = serialize.load(path)
+    if not isinstance(state, dict) or not {"modules", "optimizers", "meta"} <= set(state):
+        raise serialize.CheckpointError(f"{path} is a nanogen file but not a training checkpoint "
+                                        "(it lacks modules/optimizers/meta)")
+    return state
 
 
 def restore(recipe, state):
@@ -248,56 +200,78 @@ def fit(recipe, loader, epochs, run_dir, rng, config=None, data=None, resume=Fal
         if os.path.exists(metrics_path):
             os.remove(metrics_path)  # a fresh run starts a fresh log
 
-    def checkpoint(epoch):
-        save_checkpoint(ckpt_path, recipe, {
-            "epoch": epoch, "step": step, "rng": rng.bit_generator.state,
-            "global_rng": _random.get_state(), "loader": loader.state_dict(), "config": config,
-        })
+    def snapshot():
+        """Everything that must be restored to continue exactly after the last completed step."""
+        return {"step": step, "rng": rng.bit_generator.state, "global_rng": _random.get_state(),
+                "loader": loader.state_dict()}
 
+    def checkpoint(epoch, snap):
+        save_checkpoint(ckpt_path, recipe, {"epoch": epoch, "config": config, **snap})
+
+    # Ctrl-C asks the loop to stop after the step in progress, so the checkpoint never holds a
+    # half-applied update; a second Ctrl-C stops at once.
+    stop = {"requested": False}
+
+    def on_sigint(signum, frame):
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        print("\nstopping after this step (Ctrl-C again to stop at once) ...", file=sys.stderr)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     last = {}
     for module in recipe.modules.values():
         module.train()
-    for epoch in range(start_epoch, epochs):
-        pending = []
-        done_in_epoch = loader.state_dict().get("batch", 0) if resume and epoch == start_epoch else 0
-        bar = None if quiet else Progress(len(loader), f"{recipe.name} epoch {epoch + 1}/{epochs}", initial=done_in_epoch)
-        try:
-            for batch in loader:
-                metrics = recipe.train_step(batch, rng)
-                step += 1
-                bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-                if bad:
-                    _append_rows(metrics_path, pending)
-                    where = f"{ckpt_path} (end of epoch {epoch})" if os.path.exists(ckpt_path) else "none yet"
-                    raise TrainingDiverged(
-                        f"{recipe.name}: {', '.join(bad)} became {metrics[bad[0]]} at epoch {epoch + 1}, step {step}; "
-                        f"stopped without saving. Last good checkpoint: {where}. Try a lower --lr.")
-                last = {"epoch": epoch + 1, "step": step, **metrics}
-                if step % log_every == 0:
-                    pending.append(last)
+    try:
+        for epoch in range(start_epoch, epochs):
+            pending = []
+            done_in_epoch = loader.state_dict()["batch"] if resume and epoch == start_epoch else 0
+            bar = None if quiet else Progress(len(loader), f"{recipe.name} epoch {epoch + 1}/{epochs}",
+                                               initial=done_in_epoch)
+            snap = snapshot()
+            try:
+                for batch in loader:
+                    metrics = recipe.train_step(batch, rng)
+                    step += 1
+                    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+                    if bad:
+                        _append_rows(metrics_path, pending)
+                        where = f"{ckpt_path} (end of epoch {epoch})" if os.path.exists(ckpt_path) else "none yet"
+                        raise TrainingDiverged(
+                            f"{recipe.name}: {', '.join(bad)} became {metrics[bad[0]]} at epoch {epoch + 1}, "
+                            f"step {step}; stopped without saving. Last good checkpoint: {where}. "
+                            "Try a lower --lr.")
+                    snap = snapshot()
+                    last = {"epoch": epoch + 1, "step": step, **metrics}
+                    if step % log_every == 0:
+                        pending.append(last)
+                    if bar is not None:
+                        bar.update(metrics)
+                    if stop["requested"]:
+                        raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                _append_rows(metrics_path, pending)
+                checkpoint(epoch, snap)  # mid-epoch: resumes right after the last completed step
+                print(f"\ninterrupted: checkpoint written to {ckpt_path}; continue with --resume", file=sys.stderr)
+                raise
+            finally:
                 if bar is not None:
-                    bar.update(metrics)
-        except KeyboardInterrupt:
+                    bar.close()
+            if last and (not pending or pending[-1] is not last):
+                pending.append(last)
             _append_rows(metrics_path, pending)
-            checkpoint(epoch)  # mid-epoch: the loader remembers how far it got
-            if bar is not None:
-                bar.close()
-            print(f"\ninterrupted: checkpoint written to {ckpt_path}; continue with --resume", file=sys.stderr)
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-        if last and (not pending or pending[-1] is not last):
-            pending.append(last)
-        _append_rows(metrics_path, pending)
-        checkpoint(epoch + 1)
-        for module in recipe.modules.values():
-            module.eval()
-        recipe.on_epoch_end(run_dir, epoch + 1, data)
-        _loss_curves(metrics_path, run_dir)
-        for module in recipe.modules.values():
-            module.train()
-        resume = False
+            checkpoint(epoch + 1, snapshot())
+            for module in recipe.modules.values():
+                module.eval()
+            recipe.on_epoch_end(run_dir, epoch + 1, data)
+            _loss_curves(metrics_path, run_dir)
+            for module in recipe.modules.values():
+                module.train()
+            resume = False
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous_handler)
     return last
 
 
