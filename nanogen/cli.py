@@ -59,7 +59,9 @@ def _common_train_args(p, defaults):
 
 
 def build_parser():
-    from .models import REGISTRY
+    from .models import load_all
+
+    REGISTRY = load_all()
 
     parser = argparse.ArgumentParser(
         prog="nanogen",
@@ -112,9 +114,10 @@ def _config_from_args(args, recipe):
 
 def cmd_train(args):
     from .data import DataLoader
-    from .models import REGISTRY
+    from .models import load_all
     from .train import fit, load_checkpoint
 
+    REGISTRY = load_all()
     recipe_cls = REGISTRY[args.model]
     out = args.out or os.path.join("runs", args.model)
     if args.resume:
@@ -139,9 +142,10 @@ def cmd_train(args):
 
 def load_run(run):
     """(recipe, config) of a trained run folder, weights loaded."""
-    from .models import REGISTRY
+    from .models import load_all
     from .train import load_checkpoint, restore
 
+    REGISTRY = load_all()
     path = os.path.join(run, "checkpoint.npz")
     state = load_checkpoint(path)
     cfg = state["meta"]["config"]

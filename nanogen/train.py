@@ -77,7 +77,8 @@ class Recipe:
         return {}
 
     def sample(self, n, rng):
-        raise NotImplementedError(f"the {self.name} model does not generate samples")
+        raise ValueError(f"the {self.name} model does not generate new images; "
+                         "train a generative model (vae, gan, ...) to sample")
 
 
 # ---------------------------------------------------------------------------- checkpoints

@@ -13,3 +13,17 @@ def register(recipe_cls):
         raise ValueError(f"model name {recipe_cls.name!r} is registered twice")
     REGISTRY[recipe_cls.name] = recipe_cls
     return recipe_cls
+
+
+def load_all():
+    """Import every model file so each registers its Recipe (the CLI calls this; importing
+    nanogen itself does not pay for the models)."""
+    import importlib
+
+    for name in _MODEL_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
+    return REGISTRY
+
+
+# in reading order; each module registers its recipes on import
+_MODEL_MODULES = ["autoencoder", "vae_recipes", "gan"]
