@@ -5,6 +5,7 @@
     nanogen sample RUN [--n N] [--out FILE]
     nanogen eval RUN [--json]
     nanogen data info|verify|download
+    nanogen assignment list | make --tasks ID... --out DIR | grade DIR
     nanogen style [--content IMG] [--style IMG] [--steps N] [--size S] [--out FILE]
 
 Models register themselves in nanogen/models/ (a Recipe subclass each); this file only parses
@@ -93,9 +94,11 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=_positive_int("--limit"), default=None, help="evaluate on the first N test images")
 
+    from .assignments import add_assignment_parser
     from .style_cli import add_style_parser
 
     add_style_parser(sub)
+    add_assignment_parser(sub)
 
     p = sub.add_parser("data", help="datasets: where they are, verify them, fetch them")
     p.add_argument("action", choices=["info", "verify", "download"])
@@ -216,9 +219,11 @@ def main(argv=None):
         return 2
     if args.command == "train" and args.model is None:
         parser.parse_args(["train", "--help"])
+    from .assignments import cmd_assignment
     from .style_cli import cmd_style
 
-    handlers = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "data": cmd_data, "style": cmd_style}
+    handlers = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "data": cmd_data, "style": cmd_style,
+                "assignment": cmd_assignment}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

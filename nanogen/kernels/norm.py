@@ -149,6 +149,7 @@ def batch_norm_backward_reference(grad, x, mean, invstd, weight, training):
     dL/dx, eval (mean and invstd are constants): grad * weight * invstd
     grad, x: (N, C, L), mean, invstd, weight: (C,) -> dx: (N, C, L), dweight, dbias: (C,)
     """
+    # BEGIN SOLUTION batch_norm_backward
     N, C, L = x.shape
     M = N * L
     xhat = (x - mean[:, None]) * invstd[:, None]
@@ -160,6 +161,7 @@ def batch_norm_backward_reference(grad, x, mean, invstd, weight, training):
     else:
         dx = k * grad
     return dx, dweight, dbias
+    # END SOLUTION
 
 
 @njit(cache=True, fastmath={"reassoc"})

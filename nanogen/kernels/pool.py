@@ -138,11 +138,13 @@ def max_pool2d_backward_reference(grad, idx, H, W):
     """dx[n, c].flat[idx[n, c, i, j]] += grad[n, c, i, j]: each output sends its gradient to its
     maximum; overlapping windows that share a maximum add up.   grad, idx: (N, C, OH, OW) -> dx: (N, C, H, W)
     """
+    # BEGIN SOLUTION max_pool_backward
     N, C, OH, OW = grad.shape
     dx = np.zeros((N * C, H * W), dtype=grad.dtype)
     rows = np.arange(N * C)[:, None]  # (N*C, 1) broadcasts against (N*C, OH*OW)
     np.add.at(dx, (rows, idx.reshape(N * C, OH * OW)), grad.reshape(N * C, OH * OW))
     return dx.reshape(N, C, H, W)
+    # END SOLUTION
 
 
 @njit(cache=True, parallel=True)

@@ -111,6 +111,7 @@ def corrupt(x, noise, level, rng=None):
     none:      x̃ = x.
     The noise is data, not a parameter: no gradient flows into it. Pass `rng` to fix it (tests do).
     """
+    # BEGIN SOLUTION denoising_corruption
     if noise == "none":
         return x
     a = x.data if isinstance(x, Tensor) else np.asarray(x)
@@ -122,6 +123,7 @@ def corrupt(x, noise, level, rng=None):
     else:
         raise ValueError(f"corrupt: noise must be 'none', 'mask' or 'gaussian', got {noise!r}")
     return Tensor(out) if isinstance(x, Tensor) else out
+    # END SOLUTION
 
 
 # ---------------------------------------------------------------------------- the networks
@@ -236,7 +238,9 @@ def l1_activity(z):
 
 def kl_bernoulli(rho, rho_hat):
     """KL(ρ ‖ ρ̂) = ρ log(ρ/ρ̂) + (1 − ρ) log((1 − ρ)/(1 − ρ̂)), elementwise; ρ a number, ρ̂ a Tensor."""
+    # BEGIN SOLUTION sparse_penalty
     return rho * (math.log(rho) - F.log(rho_hat)) + (1 - rho) * (math.log(1 - rho) - F.log(1 - rho_hat))
+    # END SOLUTION
 
 
 def kl_sparsity(z, rho, eps=1e-6):
@@ -245,8 +249,10 @@ def kl_sparsity(z, rho, eps=1e-6):
     Averaged over the Z units (Ng sums them) so one weight β suits any code width. The clamp keeps
     log finite when a float32 sigmoid saturates to exactly 0 or 1.
     """
+    # BEGIN SOLUTION sparse_penalty
     rho_hat = F.clamp(z.mean(dim=0), eps, 1 - eps)           # (N, Z) -> (Z,)
     return kl_bernoulli(rho, rho_hat).mean()
+    # END SOLUTION
 
 
 def autoencoder_loss(model, x, rng=None):

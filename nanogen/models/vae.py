@@ -202,12 +202,16 @@ def reparameterize(mu, logvar, eps):
     the gradient reaches the encoder through the sample. eps may carry a leading K axis of
     importance samples; mu and logvar broadcast over it.
     """
+    # BEGIN SOLUTION vae_reparameterize
     return mu + (0.5 * logvar).exp() * eps
+    # END SOLUTION
 
 
 def kl_to_standard_normal(mu, logvar):
     """KL( N(mu, diag(exp(logvar))) || N(0, I) ) per example, exact:  (N, Z) -> (N,)"""
+    # BEGIN SOLUTION vae_elbo
     return F.kl_normal_standard(mu, logvar, reduction="none").sum(dim=-1)
+    # END SOLUTION
 
 
 def elbo(x, logits, mu, logvar, nll=bernoulli_nll, beta=1.0):
@@ -219,9 +223,11 @@ def elbo(x, logits, mu, logvar, nll=bernoulli_nll, beta=1.0):
         loss  = recon + beta * kl        (beta = 1: minus the ELBO, summed over the batch)
     x: (N, D) targets, logits: (N, D), mu and logvar: (N, Z); nll: Likelihood.nll or bernoulli_nll.
     """
+    # BEGIN SOLUTION vae_elbo
     recon = nll(x, logits).sum()
     kl = kl_to_standard_normal(mu, logvar).sum()
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
+    # END SOLUTION
 
 
 def log_importance_weights(x, logits, z, logvar, eps, nll=bernoulli_nll):

@@ -77,10 +77,12 @@ class Mul(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION mul_backward
         a, b = ctx.saved
         da = grad * b if ctx.needs_input_grad[0] else None
         db = grad * a if ctx.needs_input_grad[1] else None
         return da, db
+        # END SOLUTION
 
 
 class Div(Function):
@@ -94,10 +96,12 @@ class Div(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION div_backward
         b, y = ctx.saved
         da = grad / b if ctx.needs_input_grad[0] else None
         db = -grad * y / b if ctx.needs_input_grad[1] else None
         return da, db
+        # END SOLUTION
 
 
 class Pow(Function):
@@ -191,8 +195,10 @@ class Exp(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION exp_log_backward
         (y,) = ctx.saved
         return (grad * y,)
+        # END SOLUTION
 
 
 class Log(Function):
@@ -205,8 +211,10 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION exp_log_backward
         (x,) = ctx.saved
         return (grad / x,)
+        # END SOLUTION
 
 
 class Sqrt(Function):

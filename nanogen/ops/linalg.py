@@ -30,6 +30,7 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION matmul_backward
         a, b = ctx.saved
         if a.ndim == 1 and b.ndim == 1:         # dot product: y = Σ a_k b_k
             return grad * b, grad * a
@@ -50,6 +51,7 @@ class MatMul(Function):
             if b.ndim == 1:
                 db = db.reshape(db.shape[:-2] + (b.shape[0],)) if db.ndim > 2 else db.reshape(b.shape)
         return da, db
+        # END SOLUTION
 
 
 class Linear(Function):
@@ -65,14 +67,17 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b):
+        # BEGIN SOLUTION linear
         ctx.save_for_backward(x, w)
         y = x @ w.T
         if b is not None:
             y += b  # in place: y is our own fresh array, so no extra temporary
         return y
+        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION linear
         x, w = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
         g2 = grad.reshape(-1, grad.shape[-1])   # (..., O) -> (N, O)
@@ -80,6 +85,7 @@ class Linear(Function):
         dw = (g2.T @ x.reshape(-1, x.shape[-1])) if need_w else None
         db = g2.sum(axis=0) if need_b else None
         return dx, dw, db
+        # END SOLUTION
 
 
 # ---------------------------------------------------------------------------- public functions

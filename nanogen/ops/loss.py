@@ -169,14 +169,18 @@ class KLStandardNormal(Function):
 
     @staticmethod
     def forward(ctx, mu, logvar):
+        # BEGIN SOLUTION kl_standard_normal
         var = np.exp(logvar)
         ctx.save_for_backward(mu, var)
         return 0.5 * (mu * mu + var - 1 - logvar)
+        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION kl_standard_normal
         mu, var = ctx.saved
         return grad * mu, grad * 0.5 * (var - 1)
+        # END SOLUTION
 
 
 # ---------------------------------------------------------------------------- public functions
