@@ -78,7 +78,7 @@ def build_parser():
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     models = train.add_subparsers(dest="model", metavar="MODEL")
     for name, recipe in REGISTRY.items():
-        p = models.add_parser(name, help=recipe.help, description=recipe.help)
+        p = models.add_parser(name, help=recipe.help.replace("%", "%%"), description=recipe.help)
         _common_train_args(p, recipe.defaults)
         recipe.add_arguments(p)
 
