@@ -86,8 +86,6 @@ from nanogen.data import toy  # noqa: E402
 from nanogen.models.gan_toy import COLLAPSING, COVERING, train_toy_gan  # noqa: E402
 
 for label, cfg in (("collapsing", COLLAPSING), ("covering", COVERING)):
-    if QUICK:
-        cfg = type(cfg)(**{**cfg.__dict__, "steps": 400})
     snaps = (cfg.steps // 4, cfg.steps // 2, cfg.steps)
     result = train_toy_gan(cfg, rng=np.random.default_rng(0), snapshot_steps=snaps)
     c = result["coverage"]

@@ -1,0 +1,322 @@
+"""The reference DCGAN (nanogen/models/dcgan.py: G 100 -> 128x7x7 -> 64x14x14 -> 1x28x28, D the
+mirror, BCE from logits, Adam 2e-4 betas (0.5, 0.999), batch 128) in nanogen and in PyTorch CPU.
+
+One iteration = gan.train_step: one G forward, a D step on the real and the (detached) generated
+batch, a G step through the frozen D, with the same diagnostics (D's mean outputs, both gradient
+norms) on both sides. Both start from the same weights (nanogen's DCGAN init, copied into torch).
+
+    python benchmarks/bench_dcgan.py              # ms per iteration, interleaved, + peak memory
+    python benchmarks/bench_dcgan.py --epochs 5   # + train both on MNIST, FCD / IS / digit shares
+    python benchmarks/bench_dcgan.py --profile    # + where nanogen's time goes, op by op
+Timing runs both frameworks in this process, in turn, round after round (common.interleaved).
+Peak memory and training run each framework in its own subprocess, so its peak resident
+memory (VmHWM) is one framework's alone. Training uses the same batch order and the same noise on both sides; the
+samples are then judged by nanogen's classifier (runs/classifier, `nanogen train classifier`).
+Targets: time per iteration <= 1.0x PyTorch's; FCD within 15% of PyTorch's; every digit 5-15%
+of the samples; peak memory <= PyTorch's. The machine may be shared: read times with that caveat.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+N, Z = 128, 100
+
+
+def load_mnist():
+    """Training images in [-1, 1] (N, 1, 28, 28) float32 and the test images in [0, 1]."""
+    from nanogen.data import mnist
+
+    x, _ = mnist("train")
+    xt, _ = mnist("test")
+    return x * np.float32(2) - np.float32(1), xt
+
+
+def nanogen_models(seed):
+    from nanogen.models.dcgan import DCGANDiscriminator, DCGANGenerator
+
+    rng = np.random.default_rng(seed)
+    return DCGANGenerator(Z, 64, rng=rng), DCGANDiscriminator(64, rng=rng)
+
+
+# ---------------------------------------------------------------------------- the two implementations
+
+
+def make_nanogen(seed):
+    """(step(x, z) -> stats, sample(z) -> images in [0, 1], G, D) for nanogen."""
+    from nanogen.models import gan
+    from nanogen.optim import Adam
+    from nanogen.tensor import Tensor
+
+    G, D = nanogen_models(seed)
+    cfg = gan.GANConfig()
+    opt_g = Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+    def step(x, z):
+        return gan.train_step(G, D, opt_g, opt_d, Tensor(x), Tensor(z), cfg)
+
+    def sample(z):
+        G.eval()
+        out = np.concatenate([gan.generate(G, z[i : i + 500]) for i in range(0, len(z), 500)])
+        G.train()
+        return out
+
+    return step, sample, G, D
+
+
+def make_torch(seed, threads):
+    import torch
+    import torch.nn.functional as TF
+    from torch import nn
+
+    torch.set_num_threads(threads)
+
+    class Generator(nn.Module):                # attribute names as nanogen's: the state_dicts match
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Sequential(nn.Linear(Z, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU())
+            self.net = nn.Sequential(nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
+                                     nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
+
+        def forward(self, z):
+            return self.net(self.fc(z).view(-1, 128, 7, 7))
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 4, 2, 1),
+                                     nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+
+        def forward(self, x):
+            return self.net(x)
+
+    G_ng, D_ng = nanogen_models(seed)
+    G, D = Generator(), Discriminator()
+    G.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in G_ng.state_dict().items()})
+    D.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in D_ng.state_dict().items()})
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+    def grad_norm(m):
+        return float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in m.parameters() if p.grad is not None)))
+
+    def step(x, z):
+        x, z = torch.from_numpy(x), torch.from_numpy(z)
+        fake = G(z)
+        opt_d.zero_grad()
+        lr_, lf = D(x), D(fake.detach())
+        loss_d = (TF.binary_cross_entropy_with_logits(lr_, torch.ones_like(lr_))
+                  + TF.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf)))
+        loss_d.backward()
+        stats = {"loss_d": loss_d.item(), "d_real": torch.sigmoid(lr_).mean().item(),
+                 "d_fake": torch.sigmoid(lf).mean().item(), "grad_norm_d": grad_norm(D)}
+        opt_d.step()
+        opt_g.zero_grad()
+        for p in D.parameters():
+            p.requires_grad_(False)
+        lg = D(fake)
+        loss_g = TF.binary_cross_entropy_with_logits(lg, torch.ones_like(lg))
+        loss_g.backward()
+        for p in D.parameters():
+            p.requires_grad_(True)
+        stats.update(loss_g=loss_g.item(), grad_norm_g=grad_norm(G))
+        opt_g.step()
+        return stats
+
+    def sample(z):
+        G.eval()
+        with torch.no_grad():
+            out = np.concatenate([G(torch.from_numpy(z[i : i + 500])).numpy() for i in range(0, len(z), 500)])
+        G.train()
+        return np.clip((out + 1) / 2, 0, 1)
+
+    return step, sample, G, D
+
+
+def make(framework, seed, threads):
+    return make_nanogen(seed) if framework == "nanogen" else make_torch(seed, threads)
+
+
+# ---------------------------------------------------------------------------- subprocess workers
+
+
+def worker(args):
+    """Run in a subprocess: a few iterations (memory) or a training run (quality); print JSON."""
+    step, sample, _, _ = make(args.worker, args.seed, args.threads)
+    rng = np.random.default_rng(args.seed + 1)
+    out = {}
+    if args.epochs:
+        from nanogen.data import DataLoader
+
+        x, _ = load_mnist()
+        loader = DataLoader(x, batch_size=N, shuffle=True, seed=args.seed, drop_last=True, as_tensor=False)
+        seconds = []
+        for e in range(args.epochs):
+            t0 = time.perf_counter()
+            for (xb,) in loader:
+                stats = step(xb, rng.standard_normal((N, Z), dtype=np.float32))
+            seconds.append(time.perf_counter() - t0)
+            print(f"  {args.worker} epoch {e + 1}: {seconds[-1]:.0f} s, loss_d {stats['loss_d']:.3f}, "
+                  f"loss_g {stats['loss_g']:.3f}", file=sys.stderr, flush=True)
+        images = sample(np.random.default_rng(12345).standard_normal((10000, Z)).astype(np.float32))
+        np.save(args.samples, images)
+        out["epoch_seconds"] = seconds
+    else:
+        x = np.random.default_rng(0).uniform(-1, 1, (N, 1, 28, 28)).astype(np.float32)
+        for _ in range(args.iters):
+            step(x, rng.standard_normal((N, Z), dtype=np.float32))
+    out["peak_mb"] = peak_memory_mb()
+    print(json.dumps(out))
+
+
+def peak_memory_mb():
+    """This process's peak resident memory. VmHWM from /proc (Linux): it starts afresh at exec, while
+    ru_maxrss keeps the parent's peak across fork + exec, which would charge the driver's torch to
+    the nanogen worker."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024                              # kB -> MB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024                 # Linux: kilobytes
+
+
+def spawn(name, args, **extra):
+    env = dict(os.environ)
+    env.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
+    env.setdefault("NUMBA_NUM_THREADS", str(args.threads))
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--seed", str(args.seed),
+           "--threads", str(args.threads)]
+    for k, v in extra.items():
+        cmd += [f"--{k}", str(v)]
+    out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, check=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------- the driver
+
+
+def time_iterations(args, torch):
+    from common import interleaved
+
+    try:
+        x = load_mnist()[0][:N]
+    except Exception:  # no MNIST here: timing does not care about the pixels
+        x = np.random.default_rng(0).uniform(-1, 1, (N, 1, 28, 28)).astype(np.float32)
+    z = np.random.default_rng(1).standard_normal((N, Z), dtype=np.float32)
+    fns, first = {}, {}
+    for name in ["nanogen"] + (["torch"] if torch is not None else []):
+        step = make(name, args.seed, args.threads)[0]
+        first[name] = step(x, z)                     # same weights, data, noise: same first step
+        fns[name] = lambda step=step: step(x, z)
+    if "torch" in first:
+        for k in ("loss_d", "loss_g", "d_real", "d_fake"):
+            a, b = first["nanogen"][k], first["torch"][k]
+            assert abs(a - b) < 1e-3 * max(1.0, abs(b)), f"first step differs in {k}: nanogen {a}, torch {b}"
+    return interleaved(fns, rounds=args.rounds, repeat=args.repeat, warmup=2)
+
+
+def profile(args):
+    import cProfile
+    import pstats
+
+    step = make_nanogen(args.seed)[0]
+    x = np.random.default_rng(0).uniform(-1, 1, (N, 1, 28, 28)).astype(np.float32)
+    z = np.random.default_rng(1).standard_normal((N, Z), dtype=np.float32)
+    for _ in range(3):
+        step(x, z)                                                   # warm-up: Numba compiles
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(10):
+        step(x, z)
+    prof.disable()
+    stats = pstats.Stats(prof)
+    rows = []
+    for (path, line, fn), (cc, nc, tt, ct, callers) in stats.stats.items():
+        if "nanogen" in path and fn in ("forward", "backward", "update", "step") or "kernels" in path:
+            rows.append((ct / 10 * 1e3, f"{os.path.relpath(path, os.path.dirname(HERE))}:{line} {fn}"))
+    print("\nnanogen, 10 iterations under cProfile: cumulative ms per iteration of each op's forward/backward")
+    for ms, where in sorted(rows, reverse=True)[:20]:
+        print(f"  {ms:8.1f} ms  {where}")
+
+
+def evaluate_quality(args):
+    from nanogen.models.classifier import load_classifier
+    from nanogen.models.gan_eval import evaluate_samples, find_classifier
+
+    classifier = load_classifier(find_classifier())
+    _, xt = load_mnist()
+    real_features = classifier.features(xt)
+    results = {}
+    for name in ["nanogen", "torch"]:
+        path = os.path.join(args.tmp, f"samples_{name}.npy")
+        run = spawn(name, args, epochs=args.epochs, samples=path)
+        m = evaluate_samples(classifier, xt, np.load(path), real_features=real_features)
+        results[name] = {**run, **m}
+    return results
+
+
+def main():
+    from common import machine_line, table, try_torch
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--epochs", type=int, default=0, help="also train both for this many epochs and compare quality")
+    p.add_argument("--profile", action="store_true", help="where nanogen's time goes, op by op")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--iters", type=int, default=20, help="iterations of the memory workers")
+    p.add_argument("--worker", choices=["nanogen", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--samples", help=argparse.SUPPRESS)
+    p.add_argument("--tmp", default=os.path.join(HERE, "..", "runs", "bench_dcgan"), help="where samples go")
+    args = p.parse_args()
+    if args.worker:
+        return worker(args)
+    torch = try_torch(args.threads)
+    print(f"DCGAN iteration (D step + G step), batch {N}, float32, {args.threads} threads ({machine_line()})\n")
+    times = time_iterations(args, torch)
+    mem = {name: spawn(name, args, iters=args.iters)["peak_mb"] for name in times}
+    rows = [[name, f"{t * 1e3:.0f}", f"{mem[name]:.0f}"] for name, t in times.items()]
+    table(rows, ["framework", "ms / iteration (median)", "peak memory (MB)"])
+    if "torch" in times:
+        print(f"\nnanogen / torch time: {times['nanogen'] / times['torch']:.2f}x (target <= 1.0x); "
+              f"memory: {mem['nanogen'] / mem['torch']:.2f}x (target <= 1.0x)")
+    else:
+        print("\ntorch not installed: the comparison needs it (`make bench` installs it)")
+    if args.profile:
+        profile(args)
+    if args.epochs:
+        if torch is None:
+            print("--epochs needs torch")
+            return
+        os.makedirs(args.tmp, exist_ok=True)
+        q = evaluate_quality(args)
+        print(f"\nafter {args.epochs} epochs on MNIST, 10,000 samples each, judged by nanogen's classifier:\n")
+        keys = [("fcd", "FCD", "{:.2f}"), ("inception_score", "IS", "{:.2f}"), ("class_min_share", "min digit share", "{:.1%}"),
+                ("class_max_share", "max digit share", "{:.1%}"), ("classes_covered", "digits >= 5%", "{}"),
+                ("peak_mb", "peak memory (MB)", "{:.0f}")]
+        rows = [[label] + [fmt.format(q[n][k]) for n in ("nanogen", "torch")] for k, label, fmt in keys]
+        rows.append(["s / epoch (median)"] + [f"{np.median(q[n]['epoch_seconds']):.0f}" for n in ("nanogen", "torch")])
+        table(rows, ["", "nanogen", "torch"])
+        print(f"\nFCD floor (test set half vs half): {q['nanogen']['fcd_test_halves']:.2f}; "
+              f"FCD nanogen / torch: {q['nanogen']['fcd'] / q['torch']['fcd']:.2f} (target within 15%)")
+        for n in ("nanogen", "torch"):
+            shares = " ".join(f"{q[n][f'class_share_{k}']:.1%}" for k in range(10))
+            print(f"  {n:>8} digit shares 0-9: {shares}")
+
+
+if __name__ == "__main__":
+    main()

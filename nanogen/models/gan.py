@@ -1,0 +1,448 @@
+"""Generative adversarial networks: a generator and a discriminator playing one game.
+
+The idea (Goodfellow et al. 2014, "Generative adversarial nets", Sec. 3). A generator G maps noise
+z ~ N(0, I) to an image G(z); a discriminator D maps an image to a logit l, and D(x) = σ(l) is
+its probability that x is real. They play the minimax game
+
+    min_G max_D  V(D, G) = E_x[ log D(x) ] + E_z[ log(1 - D(G(z))) ]
+
+For a fixed G the best D is D*(x) = p_data(x) / (p_data(x) + p_G(x)), and against it V equals
+-log 4 + 2 JS(p_data || p_G): G minimises a Jensen-Shannon divergence, zero only at p_G = p_data
+(Sec. 4.1, Prop. 1 and Thm. 1). Nobody finds D* in practice; we alternate one gradient step each
+(Algorithm 1 with k = 1), and that alternation is the whole training loop:
+
+  1. D step (ascend V in D): real batch labelled 1, generated batch labelled 0, BCE from logits
+         loss_D = BCE(D(x), 1) + BCE(D(G(z)), 0) = -log D(x) - log(1 - D(G(z)))
+     G(z) is a constant here (made under no_grad, or detached), so no gradient reaches G.
+  2. G step (descend in G) through D *frozen*: requires_grad off, D's weights get no gradient.
+     The minimax term log(1 - D(G(z))) saturates: early on D rejects fakes easily, l << 0, and
+         d/dl log(1 - σ(l)) = -σ(l) ≈ 0,
+     so G learns nothing exactly when it is worst. The non-saturating loss (Sec. 3, after Eq. 1)
+         loss_G = -log D(G(z)) = BCE(D(G(z)), 1),        d/dl = -(1 - σ(l)) ≈ -1
+     has the same fixed point and strong gradients while G is bad: G is trained towards "real".
+
+Shapes: z (N, Z); images (N, 1, 28, 28) in [-1, 1] (tanh output; the data is rescaled x*2 - 1);
+logits (N, 1). Alternatives and stabilisers, each a flag of `nanogen train gan|dcgan|cgan`:
+hinge loss (Lim & Ye 2017; Miyato et al. 2018, Eq. 16-17), least squares (Mao et al. 2017,
+Eq. 2), one-sided label smoothing (Salimans et al. 2016, Sec. 3.4), separate learning rates
+(Heusel et al. 2017, TTUR), skipping D steps while D is far ahead, spectral normalisation of D
+(Miyato et al. 2018, Sec. 2.1 and Algorithm 1).
+Failure modes, stated plainly: mode collapse (G maps most z to a few outputs that fool the
+current D -- Goodfellow 2016, NIPS tutorial Sec. 5.1.1; see gan_toy.py and demos/mode_collapse.py);
+D winning (d_real -> 1, d_fake -> 0, loss_G climbing); oscillation. The losses do not measure
+sample quality: gan_eval.py does, with a classifier trained by nanogen.
+Read after vae.py; dcgan.py (convolutional and conditional GANs) builds on this file.
+"""
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import functional as F
+from .. import nn
+from ..autograd import no_grad
+from ..optim import Adam
+from ..tensor import Tensor
+from ..train import Recipe
+from . import register
+
+LOSSES = ("bce", "hinge", "lsgan")
+
+
+@dataclass
+class GANConfig:
+    latent_dim: int = 100                  # Z, size of the noise vector z
+    hidden_dims: tuple = (256, 512, 1024)  # MLP generator widths; the discriminator uses them reversed
+    base_channels: int = 64                # DCGAN: C, channels of D's first conv (G: 2C -> C -> 1)
+    n_classes: int = 10                    # conditional GAN: number of labels
+    loss: str = "bce"                      # "bce" (non-saturating), "hinge" or "lsgan"
+    real_label: float = 1.0                # target of real images in D's loss; 0.9 = one-sided smoothing
+    lr_g: float = 2e-4                     # Adam step size of the generator
+    lr_d: float = 2e-4                     # ... and of the discriminator (TTUR: make it larger)
+    betas: tuple = (0.5, 0.999)            # Adam betas; beta1 = 0.5 as in Radford et al. 2015, Sec. 4
+    d_skip_below: float = None             # skip the D update when loss_D is already below this
+    spectral_norm: bool = False            # W / σ(W) on every weight of D (Miyato et al. 2018)
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"GANConfig: loss must be one of {LOSSES}, got {self.loss!r}")
+        if not 0.0 < self.real_label <= 1.0:
+            raise ValueError(f"GANConfig: real_label (label smoothing) must be in (0, 1], got {self.real_label}")
+        if self.loss == "hinge" and self.real_label != 1.0:
+            raise ValueError("GANConfig: label smoothing applies to the bce and lsgan losses; "
+                             "the hinge loss has margins, not targets (drop --label-smoothing)")
+
+    @classmethod
+    def from_config(cls, config):
+        """The GAN settings from a run's config dict (the CLI's dests; missing keys: defaults)."""
+        lr = config.get("lr") or cls.lr_g
+        fields = {
+            "latent_dim": config.get("latent_dim") or cls.latent_dim,
+            "loss": config.get("loss") or cls.loss,
+            "real_label": config.get("label_smoothing") or 1.0,
+            "lr_g": config.get("lr_g") or lr,
+            "lr_d": config.get("lr_d") or lr,
+            "betas": (config.get("beta1", 0.5), config.get("beta2", 0.999)),
+            "d_skip_below": config.get("d_skip_below"),
+            "spectral_norm": bool(config.get("spectral_norm", False)),
+        }
+        for key in ("hidden_dims", "base_channels", "n_classes"):
+            if config.get(key) is not None:
+                fields[key] = tuple(config[key]) if key == "hidden_dims" else config[key]
+        return cls(**fields)
+
+
+# ---------------------------------------------------------------------------- spectral normalisation
+
+
+class SpectralNorm(nn.Module):
+    """A Linear or Conv2d layer whose weight is used as W_sn = W / σ(W), σ = largest singular value.
+
+    W: (O, I) or (O, I, KH, KW), viewed as the matrix (O, I*KH*KW). σ is estimated by power
+    iteration (Miyato et al. 2018, Algorithm 1) with buffers u: (O,) and v: (I*KH*KW,). Every
+    forward in training mode first does one iteration on the current weights, without gradient:
+        v <- W^T u / |W^T u|,        u <- W v / |W v|
+    then computes σ = u^T W v = Σ_ij W_ij u_i v_j with differentiable ops, u and v held fixed.
+    So the gradient flows through σ too: dσ/dW = u v^T and (Miyato et al. 2018, Eq. 12)
+        dL/dW = (dL/dW_sn - (Σ dL/dW_sn * W_sn) u v^T) / σ.
+    Each layer of D then has a Lipschitz constant of about 1, which keeps D's gradients for G
+    bounded. In eval mode u and v stay fixed, so the layer is a fixed function of W.
+    """
+
+    def __init__(self, layer, n_power_iterations=1, eps=1e-12, rng=None):
+        super().__init__()
+        if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+            raise TypeError(f"SpectralNorm: wraps a Linear or Conv2d layer, got {type(layer).__name__}")
+        self.layer = layer
+        self.n_power_iterations = n_power_iterations
+        self.eps = eps
+        rng = np.random.default_rng(0) if rng is None else rng
+        w = layer.weight.data.reshape(layer.weight.shape[0], -1)       # (O, ...) -> (O, I*KH*KW)
+        u = rng.standard_normal(w.shape[0]).astype(w.dtype)
+        self.register_buffer("u", Tensor(u / np.linalg.norm(u)))
+        self.register_buffer("v", Tensor(np.zeros(w.shape[1], dtype=w.dtype)))
+        self._power_iteration(15)  # start from a good estimate of σ (as torch's spectral_norm does)
+
+    def _power_iteration(self, n):
+        w = self.layer.weight.data.reshape(self.u.shape[0], -1)        # (O, I*KH*KW)
+        u, v = self.u.data, self.v.data
+        for _ in range(n):
+            v[...] = w.T @ u                                           # in place: the buffers keep their arrays
+            v /= max(np.linalg.norm(v), self.eps)
+            u[...] = w @ v
+            u /= max(np.linalg.norm(u), self.eps)
+
+    def sigma(self):
+        """σ(W) ≈ u^T W v as a Tensor: differentiable in W, u and v constants."""
+        w = self.layer.weight
+        uv = np.outer(self.u.data, self.v.data).reshape(w.shape)        # u v^T, shaped like W
+        return (w * uv).sum()
+
+    def forward(self, x):
+        if self.training:
+            self._power_iteration(self.n_power_iterations)
+        layer = self.layer
+        w_sn = layer.weight / self.sigma()                             # W / σ(W): one graph, through σ too
+        if isinstance(layer, nn.Linear):
+            return F.linear(x, w_sn, layer.bias)
+        from ..ops.conv import conv2d
+
+        return conv2d(x, w_sn, layer.bias, stride=layer.stride, padding=layer.padding,
+                      dilation=layer.dilation, groups=layer.groups)
+
+
+def maybe_spectral_norm(layer, enabled, rng=None):
+    """`layer` wrapped in SpectralNorm when enabled, else unchanged."""
+    return SpectralNorm(layer, rng=rng) if enabled else layer
+
+
+# ---------------------------------------------------------------------------- the MLP generator and discriminator
+
+
+class MLPGenerator(nn.Module):
+    """G: z (N, Z) -> images (N, 1, 28, 28) in [-1, 1].
+
+    Linear + LeakyReLU(0.2) for each hidden width, then Linear to 784 and tanh (the data lives in
+    [-1, 1], so the output layer can reach every pixel value without saturating at 0 or 1).
+    """
+
+    def __init__(self, latent_dim=100, hidden_dims=(256, 512, 1024), image_shape=(1, 28, 28), rng=None):
+        super().__init__()
+        self.latent_dim, self.image_shape = latent_dim, tuple(image_shape)
+        dims = [latent_dim, *hidden_dims]
+        layers = []
+        for i, o in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(i, o, rng=rng), nn.LeakyReLU(0.2)]
+        layers += [nn.Linear(dims[-1], int(np.prod(image_shape)), rng=rng), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z, y=None):
+        if y is not None:
+            raise ValueError("MLPGenerator is unconditional: call it as G(z) without labels (cgan is conditional)")
+        x = self.net(z)                                    # (N, Z) -> (N, 784)
+        return x.reshape(z.shape[0], *self.image_shape)    # (N, 784) -> (N, 1, 28, 28)
+
+
+class MLPDiscriminator(nn.Module):
+    """D: images (N, 1, 28, 28) -> logits (N, 1); Linear + LeakyReLU(0.2) per hidden width.
+
+    LeakyReLU, not ReLU: a dead unit passes no gradient back to G (Radford et al. 2015, Sec. 3).
+    No sigmoid at the end: the losses take logits (stable BCE, hinge, least squares).
+    """
+
+    def __init__(self, hidden_dims=(1024, 512, 256), image_shape=(1, 28, 28), spectral_norm=False, rng=None):
+        super().__init__()
+        dims = [int(np.prod(image_shape)), *hidden_dims]
+        layers = []
+        for i, o in zip(dims[:-1], dims[1:]):
+            layers += [maybe_spectral_norm(nn.Linear(i, o, rng=rng), spectral_norm, rng), nn.LeakyReLU(0.2)]
+        layers += [maybe_spectral_norm(nn.Linear(dims[-1], 1, rng=rng), spectral_norm, rng)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x, y=None):
+        if y is not None:
+            raise ValueError("MLPDiscriminator is unconditional: call it as D(x) without labels")
+        return self.net(x.reshape(x.shape[0], -1))          # (N, 1, 28, 28) -> (N, 784) -> (N, 1)
+
+
+# ---------------------------------------------------------------------------- the losses
+
+
+def _full(logits, value):
+    return np.full(logits.shape, value, dtype=logits.dtype)
+
+
+def discriminator_loss(real_logits, fake_logits, loss="bce", real_label=1.0):
+    """loss_D from D's logits on a real and a generated batch, both (N, 1):
+
+        bce:    BCE(l_real, real_label) + BCE(l_fake, 0)    = -log D(x) - log(1 - D(G(z)))
+        hinge:  mean relu(1 - l_real) + mean relu(1 + l_fake)
+        lsgan:  ½ mean (l_real - real_label)^2 + ½ mean l_fake^2
+    real_label < 1 is one-sided label smoothing: D is never rewarded for being over-confident
+    on real data, while fakes keep the target 0 (smoothing them too would reward G's mistakes).
+    """
+    if loss == "bce":
+        return (F.binary_cross_entropy_with_logits(real_logits, _full(real_logits, real_label))
+                + F.binary_cross_entropy_with_logits(fake_logits, _full(fake_logits, 0.0)))
+    if loss == "hinge":
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    if loss == "lsgan":
+        return 0.5 * (F.mse_loss(real_logits, _full(real_logits, real_label)) + (fake_logits * fake_logits).mean())
+    raise ValueError(f"discriminator_loss: loss must be one of {LOSSES}, got {loss!r}")
+
+
+def generator_loss(fake_logits, loss="bce"):
+    """loss_G from D's logits on generated images (N, 1); D is frozen while this is minimised.
+
+        bce:    BCE(l_fake, 1) = -log D(G(z))      the non-saturating loss (module docstring)
+        hinge:  -mean l_fake
+        lsgan:  ½ mean (l_fake - 1)^2
+    """
+    if loss == "bce":
+        return F.binary_cross_entropy_with_logits(fake_logits, _full(fake_logits, 1.0))
+    if loss == "hinge":
+        return -fake_logits.mean()
+    if loss == "lsgan":
+        return 0.5 * F.mse_loss(fake_logits, _full(fake_logits, 1.0))
+    raise ValueError(f"generator_loss: loss must be one of {LOSSES}, got {loss!r}")
+
+
+def minimax_generator_loss(fake_logits):
+    """G's term of V as written, mean log(1 - D(G(z))) = -BCE(l_fake, 0). Saturates; kept to show why."""
+    return -F.binary_cross_entropy_with_logits(fake_logits, _full(fake_logits, 0.0))
+
+
+def d_output_probability(logits, loss="bce"):
+    """Mean of D's output read as "probability real", for the diagnostics d_real and d_fake:
+    σ(l) for bce and hinge (decision boundary at l = 0), l clipped to [0, 1] for lsgan (targets 0, 1)."""
+    l = logits.data.astype(np.float64)
+    if loss == "lsgan":
+        return float(np.clip(l, 0.0, 1.0).mean())
+    return float(np.mean(0.5 * (1.0 + np.tanh(0.5 * l))))  # σ(l), written without exp overflow
+
+
+def grad_norm(parameters):
+    """|g|: the Euclidean norm of all gradients together (0 for parameters with none)."""
+    return float(np.sqrt(sum(float(np.sum(np.square(p.grad, dtype=np.float64)))
+                             for p in parameters if p.grad is not None)))
+
+
+# ---------------------------------------------------------------------------- the two steps
+
+
+def d_step(D, opt_d, x_real, x_fake, cfg, y=None):
+    """One update of D. x_real, x_fake: (N, 1, 28, 28); x_fake must carry no graph (made under
+    no_grad or detached), so this backward stops at D's input and G gets nothing.
+    y: labels (N,) for a conditional D, else None. Returns the diagnostics of this step."""
+    opt_d.zero_grad()
+    real_logits = D(x_real, y)                            # (N, 1)
+    fake_logits = D(x_fake, y)                            # (N, 1)
+    loss = discriminator_loss(real_logits, fake_logits, cfg.loss, cfg.real_label)
+    stats = {"loss_d": loss.item(), "d_real": d_output_probability(real_logits, cfg.loss),
+             "d_fake": d_output_probability(fake_logits, cfg.loss), "grad_norm_d": 0.0}
+    if cfg.d_skip_below is not None:
+        stats["skipped_d"] = float(loss.item() < cfg.d_skip_below)
+        if stats["skipped_d"]:
+            return stats                                  # D is far ahead: let G catch up
+    loss.backward()
+    stats["grad_norm_d"] = grad_norm(D.parameters())
+    opt_d.step()
+    return stats
+
+
+def g_step(G, D, opt_g, x_fake, cfg, y=None):
+    """One update of G. x_fake = G(z) *with* its graph. D is frozen for this backward: its
+    parameters stop requiring grad, so the gradient passes through D's layers into x_fake and
+    on into G, while D's weights get no .grad and the optimizer of D is never called."""
+    opt_g.zero_grad()
+    D.requires_grad_(False)
+    try:
+        fake_logits = D(x_fake, y)                        # (N, 1)
+        loss = generator_loss(fake_logits, cfg.loss)
+        loss.backward()
+    finally:
+        D.requires_grad_(True)
+    stats = {"loss_g": loss.item(), "grad_norm_g": grad_norm(G.parameters())}
+    opt_g.step()
+    return stats
+
+
+def train_step(G, D, opt_g, opt_d, x, z, cfg, y=None):
+    """One iteration of Algorithm 1 (Goodfellow et al. 2014) with k = 1: a D step, then a G step.
+
+    x: real images (N, 1, 28, 28) in [-1, 1];  z: noise (N, Z), passed in;  y: labels or None.
+    """
+    x_fake = G(z, y)                                      # (N, Z) -> (N, 1, 28, 28), graph kept for step 2
+    stats = d_step(D, opt_d, x, x_fake.detach(), cfg, y)  # 1. detach(): D's gradient stops at G's output
+    stats.update(g_step(G, D, opt_g, x_fake, cfg, y))     # 2. through the frozen D into G
+    return stats
+
+
+def generate(G, z, y=None):
+    """Images in [0, 1] from noise z (N, Z) (and labels y), in eval mode (batch norm on its running
+    statistics, so a sample does not depend on the rest of its batch), without a graph."""
+    was_training = G.training
+    G.eval()
+    try:
+        with no_grad():
+            x = G(Tensor(np.asarray(z, dtype=_dtype(G))), y)     # (N, 1, 28, 28) in [-1, 1]
+    finally:
+        G.train(was_training)
+    return np.clip((x.data + 1) / 2, 0, 1)                # [-1, 1] -> [0, 1]
+
+
+def _dtype(module):
+    return next(module.parameters()).dtype
+
+
+# ---------------------------------------------------------------------------- the recipe: `nanogen train gan`
+
+
+class GANRecipe(Recipe):
+    """What gan, dcgan and cgan share: two Adam optimizers, the two-step iteration, a fixed noise
+    batch drawn every epoch, GAN diagnostics and evaluation with the classifier (gan_eval.py).
+    Subclasses write `build(cfg, rng) -> (G, D)`."""
+
+    defaults = {"epochs": 20, "batch_size": 128, "lr": 2e-4, "latent_dim": 100}
+    drop_last = True        # batch norm (dcgan) dislikes a last batch of 1; the MLP loses nothing
+    conditional = False
+    n_fixed = 64            # size of the fixed noise batch rendered every epoch
+    grid_cols = 8           # images per row in the pictures (cgan: 10, one per digit)
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("--loss", choices=LOSSES, default="bce",
+                            help="bce (non-saturating), hinge or lsgan (least squares) (default %(default)s)")
+        parser.add_argument("--label-smoothing", type=float, default=None, metavar="REAL_LABEL",
+                            help="one-sided label smoothing: D's target for real images, e.g. 0.9")
+        parser.add_argument("--lr-g", type=float, default=None, help="generator learning rate (default --lr)")
+        parser.add_argument("--lr-d", type=float, default=None, help="discriminator learning rate (default --lr)")
+        parser.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (default %(default)s)")
+        parser.add_argument("--d-skip-below", type=float, default=None, metavar="LOSS",
+                            help="skip D's update whenever loss_d is already below LOSS")
+        parser.add_argument("--spectral-norm", action="store_true", help="spectral normalisation on D's weights")
+        parser.add_argument("--n-eval", type=int, default=10000, help="generated images for `nanogen eval`")
+        parser.add_argument("--classifier", default=None,
+                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER or "
+                                 "runs/classifier/checkpoint.npz)")
+
+    def __init__(self, config, rng):
+        self.config = dict(config)
+        self.cfg = GANConfig.from_config(config)
+        self.G, self.D = self.build(self.cfg, rng)
+        self.modules = {"generator": self.G, "discriminator": self.D}
+        self.optimizers = {"generator": Adam(self.G.parameters(), lr=self.cfg.lr_g, betas=self.cfg.betas),
+                           "discriminator": Adam(self.D.parameters(), lr=self.cfg.lr_d, betas=self.cfg.betas)}
+        # the fixed batch depends on the seed only, so a resumed run renders the same digits
+        fixed = np.random.default_rng([config.get("seed", 0), 7])
+        self.fixed_z = fixed.standard_normal((self.n_fixed, self.cfg.latent_dim)).astype(np.float32)
+        self.fixed_y = np.arange(self.n_fixed) % self.cfg.n_classes if self.conditional else None
+
+    def build(self, cfg, rng):
+        raise NotImplementedError
+
+    def training_arrays(self, x, y):
+        return x * np.float32(2) - np.float32(1), y           # [0, 1] -> [-1, 1], the range of tanh
+
+    def train_step(self, batch, rng):
+        x, y = batch
+        z = Tensor(rng.standard_normal((x.shape[0], self.cfg.latent_dim), dtype=np.float32))
+        labels = y.data if self.conditional else None
+        return train_step(self.G, self.D, self.optimizers["generator"], self.optimizers["discriminator"],
+                          x, z, self.cfg, labels)
+
+    def sample(self, n, rng, labels=None):
+        """n images (n, 1, 28, 28) in [0, 1]; a conditional model draws digits 0..9 in turn unless
+        `labels` (n,) asks for others."""
+        z = rng.standard_normal((n, self.cfg.latent_dim)).astype(np.float32)
+        if self.conditional and labels is None:
+            labels = np.arange(n) % self.cfg.n_classes
+        out = []
+        for i in range(0, n, 500):                            # bounded memory for n = 10,000
+            out.append(generate(self.G, z[i : i + 500], None if labels is None else labels[i : i + 500]))
+        return np.concatenate(out)
+
+    def on_epoch_end(self, run_dir, epoch, data):
+        from .. import plot
+
+        images = generate(self.G, self.fixed_z, self.fixed_y)
+        k = self.grid_cols
+        plot.image_grid(images, nrow=k, path=os.path.join(run_dir, f"progress_epoch_{epoch:02d}.png"),
+                        title=f"{self.name}: the fixed noise batch after epoch {epoch}")
+        # the first k fixed samples of every epoch so far, one row per epoch: the progression
+        path = os.path.join(run_dir, "progress.npz")
+        rows = {}
+        if os.path.exists(path):
+            with np.load(path, allow_pickle=False) as f:
+                rows = {key: f[key] for key in f.files if int(key.split("_")[1]) < epoch}
+        rows[f"epoch_{epoch:03d}"] = images[:k]
+        tmp = f"{path}.tmp-{os.getpid()}.npz"
+        np.savez(tmp, **rows)
+        os.replace(tmp, path)
+        keys = sorted(rows)
+        labels = [f"ep {int(key.split('_')[1])}" if j == 0 else "" for key in keys for j in range(k)]
+        plot.image_grid(np.concatenate([rows[key] for key in keys]), nrow=k, labels=labels,
+                        path=os.path.join(run_dir, "progression.png"),
+                        title=f"{self.name}: the same noise, epoch by epoch")
+        metrics = os.path.join(run_dir, "metrics.csv")
+        if os.path.exists(metrics):
+            plot.gan_diagnostics(metrics, path=os.path.join(run_dir, "gan_diagnostics.png"), smoothing=0.9,
+                                 title=f"{self.name}: discriminator vs generator")
+
+    def evaluate(self, data, rng):
+        from .gan_eval import evaluate_generator
+
+        return evaluate_generator(self, data, rng, n=int(self.config.get("n_eval") or 10000),
+                                  classifier=self.config.get("classifier"))
+
+
+@register
+class GAN(GANRecipe):
+    name = "gan"
+    help = "MLP GAN on flattened MNIST (Goodfellow et al. 2014)"
+
+    def build(self, cfg, rng):
+        G = MLPGenerator(cfg.latent_dim, cfg.hidden_dims, rng=rng)
+        D = MLPDiscriminator(tuple(reversed(cfg.hidden_dims)), spectral_norm=cfg.spectral_norm, rng=rng)
+        return G, D
