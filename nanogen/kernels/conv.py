@@ -52,6 +52,7 @@ def im2col_reference(x, KH, KW, stride, padding, dilation, OH, OW):
 
     x: (N, C, H, W)  ->  cols: (C*KH*KW, N*OH*OW); stride, padding, dilation are (h, w) pairs.
     """
+    # BEGIN SOLUTION conv2d_im2col
     N, C, H, W = x.shape
     (SH, SW), (PH, PW), (DH, DW) = stride, padding, dilation
     HP = _padded_extent(H, PH, OH, KH, SH, DH)
@@ -65,6 +66,7 @@ def im2col_reference(x, KH, KW, stride, padding, dilation, OH, OW):
             tap = xp[:, :, h0:h0 + SH * (OH - 1) + 1:SH, w0:w0 + SW * (OW - 1) + 1:SW]  # (N, C, OH, OW)
             cols[:, kh, kw] = tap.transpose(1, 0, 2, 3)
     return cols.reshape(C * KH * KW, N * OH * OW)
+    # END SOLUTION
 
 
 def col2im_reference(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW):
@@ -73,6 +75,7 @@ def col2im_reference(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW):
 
     cols: (C*KH*KW, N*OH*OW)  ->  x: x_shape = (N, C, H, W).
     """
+    # BEGIN SOLUTION conv2d_im2col
     N, C, H, W = x_shape
     (SH, SW), (PH, PW), (DH, DW) = stride, padding, dilation
     HP = _padded_extent(H, PH, OH, KH, SH, DH)
@@ -86,6 +89,7 @@ def col2im_reference(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW):
             tap = xp[:, :, h0:h0 + SH * (OH - 1) + 1:SH, w0:w0 + SW * (OW - 1) + 1:SW]  # a view into xp
             tap += cols[:, kh, kw].transpose(1, 0, 2, 3)
     return np.ascontiguousarray(xp[:, :, PH:PH + H, PW:PW + W])
+    # END SOLUTION
 
 
 # ---------------------------------------------------------------------------------------------

@@ -275,6 +275,7 @@ def d_step(D, opt_d, x_real, x_fake, cfg, y=None):
     """One update of D. x_real, x_fake: (N, 1, 28, 28); x_fake must carry no graph (made under
     no_grad or detached), so this backward stops at D's input and G gets nothing.
     y: labels (N,) for a conditional D, else None. Returns the diagnostics of this step."""
+    # BEGIN SOLUTION gan_discriminator_step
     opt_d.zero_grad()
     real_logits = D(x_real, y)                            # (N, 1)
     fake_logits = D(x_fake, y)                            # (N, 1)
@@ -289,12 +290,14 @@ def d_step(D, opt_d, x_real, x_fake, cfg, y=None):
     stats["grad_norm_d"] = grad_norm(D.parameters())
     opt_d.step()
     return stats
+    # END SOLUTION
 
 
 def g_step(G, D, opt_g, x_fake, cfg, y=None):
     """One update of G. x_fake = G(z) *with* its graph. D is frozen for this backward: its
     parameters stop requiring grad, so the gradient passes through D's layers into x_fake and
     on into G, while D's weights get no .grad and the optimizer of D is never called."""
+    # BEGIN SOLUTION gan_generator_step
     opt_g.zero_grad()
     D.requires_grad_(False)
     try:
@@ -306,6 +309,7 @@ def g_step(G, D, opt_g, x_fake, cfg, y=None):
     stats = {"loss_g": loss.item(), "grad_norm_g": grad_norm(G.parameters())}
     opt_g.step()
     return stats
+    # END SOLUTION
 
 
 def train_step(G, D, opt_g, opt_d, x, z, cfg, y=None):

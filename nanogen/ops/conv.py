@@ -79,10 +79,12 @@ class Conv2d(Function):
             ctx.save_for_backward(x if needs_w else None, w3)
             bias = np.ascontiguousarray(b) if b is not None else np.zeros(F, dtype=x.dtype)
             return kernels.conv2d_direct(x, np.ascontiguousarray(w), bias, stride, padding, dilation, OH, OW)
+        # BEGIN SOLUTION conv2d_gemm
         cols = kernels.im2col(x, KH, KW, stride, padding, dilation, OH, OW)  # (C*KH*KW, N*OH*OW)
         y = _grouped_matmul(w3, cols.reshape(G, Cg * KH * KW, N * OH * OW))  # (F, N*OH*OW)
         ctx.save_for_backward(cols if needs_w else None, w3)  # cols again in dL/dw: no 2nd im2col
         return _rows_to_nchw(y, N, F, OH * OW, b).reshape(N, F, OH, OW)
+        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
@@ -95,11 +97,13 @@ class Conv2d(Function):
             dw, db = kernels.conv2d_direct_weight_grad(saved, np.ascontiguousarray(grad), *ctx.geometry[:5])
         if needs_x or (needs_w and dw is None):
             g = _nchw_to_rows(grad).reshape(G, Fg, N * OH * OW)  # (N, F, OH, OW) -> (F, N*OH*OW)
+        # BEGIN SOLUTION conv2d_gemm
         if needs_w and dw is None:  # BLAS reads cols transposed in place: no copy
             dw = _grouped_matmul(g, saved.reshape(G, CgK, N * OH * OW).transpose(0, 2, 1)).reshape(ctx.w_shape)
         if needs_x:
             dcols = _grouped_matmul(w3.transpose(0, 2, 1), g)  # (C*KH*KW, N*OH*OW)
             dx = kernels.col2im(dcols, ctx.x_shape, *ctx.geometry)
+        # END SOLUTION
         if needs_b and db is None:  # contiguous rows of g sum faster than grad.sum((0, 2, 3))
             db = grad.sum(axis=(0, 2, 3)) if g is None else g.reshape(F, -1).sum(axis=1)
         return dx, dw, db if needs_b else None
