@@ -1,0 +1,43 @@
+"""Run every benchmark in its quick default mode, one after the other (`make bench`).
+
+Each script times nanogen against PyTorch CPU (when the optional `bench` extra is installed) and
+the plain-NumPy twins, interleaved and repeated, and prints a table of medians and ratios. The
+long quality runs are flags of the individual scripts, e.g.
+    python benchmarks/bench_vae.py --epochs 10
+    python benchmarks/bench_conv_ae.py --epoch
+    python benchmarks/bench_dcgan.py --epochs 5
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUNS = [
+    ["bench_mlp.py"],
+    ["bench_kernels.py"],
+    ["bench_conv.py"],
+    ["bench_optim.py"],
+    ["bench_conv_ae.py"],
+    ["bench_vae.py", "--epochs", "1"],
+    ["bench_dcgan.py"],
+    ["bench_style.py"],
+]
+
+
+def main():
+    failed = []
+    for argv in RUNS:
+        print(f"\n=== python benchmarks/{' '.join(argv)}", flush=True)
+        t0 = time.perf_counter()
+        code = subprocess.call([sys.executable, os.path.join(HERE, argv[0]), *argv[1:]], cwd=HERE)
+        print(f"=== {argv[0]}: {time.perf_counter() - t0:.0f} s, exit {code}", flush=True)
+        if code:
+            failed.append(argv[0])
+    if failed:
+        sys.exit(f"benchmarks that failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
