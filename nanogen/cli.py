@@ -20,39 +20,33 @@ import sys
 import numpy as np
 
 
-def _positive_int(name):
+def positive(kind, name):
+    """An argparse `type=` for a positive int or float flag, e.g. positive(int, "--epochs"):
+    a bad value stops the command before any work, naming the flag."""
+    what = "integer" if kind is int else "number"
+
     def parse(text):
         try:
-            v = int(text)
+            v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {text!r}") from None
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {v}")
+            raise argparse.ArgumentTypeError(f"{name} must be a positive {what}, got {text!r}") from None
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive {what}, got {v}")
         return v
 
     return parse
 
 
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
-    return v
-
-
 def _common_train_args(p, defaults):
     d = defaults.get
-    p.add_argument("--epochs", type=_positive_int("--epochs"), default=d("epochs", 5), help="passes over the data (default %(default)s)")
-    p.add_argument("--batch-size", type=_positive_int("--batch-size"), default=d("batch_size", 128), help="default %(default)s")
-    p.add_argument("--lr", type=_positive_float, default=d("lr", 1e-3), help="learning rate (default %(default)s)")
+    p.add_argument("--epochs", type=positive(int, "--epochs"), default=d("epochs", 5), help="passes over the data (default %(default)s)")
+    p.add_argument("--batch-size", type=positive(int, "--batch-size"), default=d("batch_size", 128), help="default %(default)s")
+    p.add_argument("--lr", type=positive(float, "--lr"), default=d("lr", 1e-3), help="learning rate (default %(default)s)")
     if "latent_dim" in defaults:
-        p.add_argument("--latent-dim", type=_positive_int("--latent-dim"), default=d("latent_dim"),
+        p.add_argument("--latent-dim", type=positive(int, "--latent-dim"), default=d("latent_dim"),
                        help="size of the code z (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run (default 0)")
-    p.add_argument("--subset", type=_positive_int("--subset"), default=None,
+    p.add_argument("--subset", type=positive(int, "--subset"), default=None,
                    help="train on the first N training images only (quick experiments)")
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL)")
@@ -84,7 +78,7 @@ def build_parser():
 
     p = sub.add_parser("sample", help="draw new images from a trained run")
     p.add_argument("run", help="run folder")
-    p.add_argument("--n", type=_positive_int("--n"), default=64)
+    p.add_argument("--n", type=positive(int, "--n"), default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="PNG file (default RUN/samples.png)")
 
@@ -92,7 +86,7 @@ def build_parser():
     p.add_argument("run", help="run folder")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=_positive_int("--limit"), default=None, help="evaluate on the first N test images")
+    p.add_argument("--limit", type=positive(int, "--limit"), default=None, help="evaluate on the first N test images")
 
     from .assignments import add_assignment_parser
     from .style_cli import add_style_parser

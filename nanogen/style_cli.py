@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+from .cli import positive
+
 # name -> what it is; all from matplotlib's own sample data (mpl-data/sample_data), nothing downloaded
 SAMPLE_IMAGES = {
     "grace_hopper": "a portrait photo, matplotlib's grace_hopper.jpg",
@@ -210,32 +212,6 @@ def load_feature_net(spec, seed=0):
 # ---------------------------------------------------------------------------- the command
 
 
-def _positive_int(name):
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {text!r}") from None
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {v}")
-        return v
-
-    return parse
-
-
-def _positive_float(name):
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive number, got {text!r}") from None
-        if not 0 < v < float("inf"):
-            raise argparse.ArgumentTypeError(f"{name} must be a positive number, got {v}")
-        return v
-
-    return parse
-
-
 def _weight(name):
     def parse(text):
         try:
@@ -266,9 +242,9 @@ def add_style_parser(subparsers):
                         f"{DEFAULT_DIGITS[0]} with --features classifier)")
     p.add_argument("--style", default=None, help=f"style image (default {DEFAULT_STYLE}; {DEFAULT_DIGITS[1]} with "
                                                  "--features classifier)")
-    p.add_argument("--steps", type=_positive_int("--steps"), default=200,
+    p.add_argument("--steps", type=positive(int, "--steps"), default=200,
                    help="optimisation steps (default %(default)s)")
-    p.add_argument("--size", type=_positive_int("--size"), default=None,
+    p.add_argument("--size", type=positive(int, "--size"), default=None,
                    help="longer side of the result in pixels (default 128; 28 with --features classifier)")
     p.add_argument("--out", default=os.path.join("runs", "style", "result.png"),
                    help="result image; the panel goes beside it as NAME_panel.png (default %(default)s)")
@@ -281,7 +257,7 @@ def add_style_parser(subparsers):
                         "of `nanogen train classifier`, default runs/classifier) or vgg:PATH (VGG-19 .npz)")
     p.add_argument("--init", choices=["content", "noise"], default="content", help="start image (default %(default)s)")
     p.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam", help="default %(default)s")
-    p.add_argument("--lr", type=_positive_float("--lr"), default=0.02,
+    p.add_argument("--lr", type=positive(float, "--lr"), default=0.02,
                    help="Adam step size, in pixel units (default %(default)s)")
     p.add_argument("--content-layers", type=_layers, default=None, help="comma-separated layer names")
     p.add_argument("--style-layers", type=_layers, default=None, help="comma-separated layer names")

@@ -52,7 +52,7 @@ def test_sample_from_a_generative_run(tmp_path, capsys):
     (["train", "ae", "--batch-size", "0"], "--batch-size must be a positive integer"),
     (["train", "ae", "--epochs", "-1"], "--epochs must be a positive integer"),
     (["train", "no-such-model"], "invalid choice: 'no-such-model'"),
-    (["train", "ae", "--lr", "abc"], "expected a positive number"),
+    (["train", "ae", "--lr", "abc"], "--lr must be a positive number, got 'abc'"),
 ])
 def test_bad_arguments_fail_before_any_work(argv, message, capsys):
     with pytest.raises(SystemExit) as e:

@@ -17,13 +17,13 @@ Evaluation (`nanogen eval RUN --json`), in nats per image:
 Eval cost: iw_samples * iw_subset decoder passes (10^6 by default, tens of seconds on two cores).
 """
 
-import argparse
 import os
 import time
 
 import numpy as np
 
 from ..autograd import no_grad
+from ..cli import positive
 from ..data import dynamic_binarize
 from ..metrics import active_units
 from ..optim import Adam
@@ -34,33 +34,20 @@ from .vae import VAEConfig, elbo_terms, iwae_nll, train_step
 from .vae_conv import build_vae
 
 
-def _positive(kind):
-    def parse(text):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {v}")
-        return v
-
-    return parse
-
-
 def _add_vae_arguments(parser, hidden_dim):
-    parser.add_argument("--hidden-dim", type=_positive(int), default=hidden_dim,
+    parser.add_argument("--hidden-dim", type=positive(int, "--hidden-dim"), default=hidden_dim,
                         help="width of the hidden layers (default %(default)s)")
     parser.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
                         help="p(x|z): Bernoulli (BCE from logits) or Gaussian (default %(default)s)")
     parser.add_argument("--gaussian-var", choices=["fixed", "learned"], default="fixed",
                         help="Gaussian likelihood: fixed std or a learned log-variance per pixel (default %(default)s)")
-    parser.add_argument("--gaussian-std", type=_positive(float), default=0.1,
+    parser.add_argument("--gaussian-std", type=positive(float, "--gaussian-std"), default=0.1,
                         help="Gaussian likelihood: the fixed std, or the learned one's start (default %(default)s)")
     parser.add_argument("--binarize", action="store_true",
                         help="dynamically binarised MNIST: pixels ~ Bernoulli(grey value), redrawn every batch")
-    parser.add_argument("--iw-samples", type=_positive(int), default=1000,
+    parser.add_argument("--iw-samples", type=positive(int, "--iw-samples"), default=1000,
                         help="eval: importance samples K of the IWAE bound (default %(default)s)")
-    parser.add_argument("--iw-subset", type=_positive(int), default=1000,
+    parser.add_argument("--iw-subset", type=positive(int, "--iw-subset"), default=1000,
                         help="eval: IWAE on the first N test images (default %(default)s)")
 
 
@@ -186,7 +173,7 @@ class ConvVAERecipe(VAERecipe):
     @staticmethod
     def add_arguments(parser):
         _add_vae_arguments(parser, ConvVAERecipe.hidden_dim)
-        parser.add_argument("--channels", type=_positive(int), nargs=2, default=[32, 64], metavar=("C1", "C2"),
+        parser.add_argument("--channels", type=positive(int, "--channels"), nargs=2, default=[32, 64], metavar=("C1", "C2"),
                             help="channels after the first and second stride-2 conv (default 32 64)")
 
 
@@ -199,7 +186,7 @@ class BetaVAERecipe(VAERecipe):
     @staticmethod
     def add_arguments(parser):
         _add_vae_arguments(parser, VAERecipe.hidden_dim)
-        parser.add_argument("--beta", type=_positive(float), default=4.0,
+        parser.add_argument("--beta", type=positive(float, "--beta"), default=4.0,
                             help="weight of the KL term (default %(default)s)")
 
 
