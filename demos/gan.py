@@ -12,8 +12,8 @@
 # 3. A conditional GAN: ask for a digit, get it.
 # 4. An honest score: FCD, class coverage and inception score from nanogen's own classifier.
 #
-# Run: `python demos/gan.py` (20-40 minutes on two cores) or `--quick` (a few minutes: small
-# subsets, one epoch, blurry digits). Figures: demos/out/gan/
+# Run: `python demos/gan.py` (about 30 minutes on two cores) or `--quick` (a minute or two: a
+# smoke run on 4096 digits for one epoch, which gives noise, not digits). Figures: demos/out/gan/
 
 # %%
 import argparse
@@ -103,7 +103,7 @@ def train(recipe_cls, name, epochs, **extra):
 
 
 models = {}
-models["gan"] = train(gan.GAN, "mlp_gan", 1 if QUICK else 15)
+models["gan"] = train(gan.GAN, "mlp_gan", 1 if QUICK else 20, label_smoothing=0.9)
 models["dcgan"] = train(dcgan.DCGAN, "dcgan", 1 if QUICK else 3)
 
 # %% [markdown]

@@ -49,7 +49,7 @@ def tiny_gan(kind, rng, spectral_norm=False, n_classes=0):
     """(G, D, Z) for kind 'gan' (MLP on 4x4 'images') or 'dcgan' (base_channels 2, 28x28), float64."""
     if kind == "gan":
         G = gan.MLPGenerator(3, (5, 6), image_shape=(1, 2, 2), rng=rng)
-        D = gan.MLPDiscriminator((6, 5), image_shape=(1, 2, 2), spectral_norm=spectral_norm, rng=rng)
+        D = gan.MLPDiscriminator((6, 5), image_shape=(1, 2, 2), spectral_norm=spectral_norm, dropout=0.0, rng=rng)
     else:
         G = dcgan.DCGANGenerator(3, base_channels=2, n_classes=n_classes, rng=rng)
         D = dcgan.DCGANDiscriminator(base_channels=2, n_classes=n_classes, spectral_norm=spectral_norm, rng=rng)

@@ -21,8 +21,13 @@ The conditional GAN (Mirza & Osindero 2014, Sec. 3.2) gives both networks the la
              it is asked for: sample with y = 7, get a 7.
 With --spectral-norm every weight of D is spectrally normalised and D's batch norm is dropped,
 as in Miyato et al. 2018 (Sec. 4, Table 3: the SN discriminators have no batch norm).
-Failure modes: as gan.py, plus batch-norm artefacts (samples in eval mode use running
-statistics; they match the training batches' statistics only approximately).
+Measured with `nanogen eval` (10,000 samples, nanogen's classifier; FCD floor of the test set
+against itself, half vs half: 32.7): dcgan after 5 epochs FCD 196, inception score 6.0, digits
+from 3.3% (1s) to 17.7% (0s) of the samples -- PyTorch's run of the same network, same weights,
+batches and noise: FCD 205, 3.8% to 17.9%; cgan after 3 epochs FCD 82, inception score 8.4,
+every digit 8.8-11.9%, and the classifier reads the requested digit in 85% of the samples.
+Failure modes: as gan.py, plus batch-norm artefacts: samples are drawn in eval mode, on running
+statistics (measured after one epoch: FCD 441.0, against 440.3 with batch statistics).
 """
 
 import numpy as np

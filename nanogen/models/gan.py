@@ -54,6 +54,7 @@ LOSSES = ("bce", "hinge", "lsgan")
 class GANConfig:
     latent_dim: int = 100                  # Z, size of the noise vector z
     hidden_dims: tuple = (256, 512, 1024)  # MLP generator widths; the discriminator uses them reversed
+    d_dropout: float = 0.3                 # MLP discriminator: dropout after each hidden layer
     base_channels: int = 64                # DCGAN: C, channels of D's first conv (G: 2C -> C -> 1)
     n_classes: int = 10                    # conditional GAN: number of labels
     loss: str = "bce"                      # "bce" (non-saturating), "hinge" or "lsgan"
@@ -87,7 +88,7 @@ class GANConfig:
             "d_skip_below": config.get("d_skip_below"),
             "spectral_norm": bool(config.get("spectral_norm", False)),
         }
-        for key in ("hidden_dims", "base_channels", "n_classes"):
+        for key in ("hidden_dims", "d_dropout", "base_channels", "n_classes"):
             if config.get(key) is not None:
                 fields[key] = tuple(config[key]) if key == "hidden_dims" else config[key]
         return cls(**fields)
@@ -185,18 +186,25 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """D: images (N, 1, 28, 28) -> logits (N, 1); Linear + LeakyReLU(0.2) per hidden width.
+    """D: images (N, 1, 28, 28) -> logits (N, 1); Linear + LeakyReLU(0.2) + Dropout per hidden width.
 
     LeakyReLU, not ReLU: a dead unit passes no gradient back to G (Radford et al. 2015, Sec. 3).
+    Dropout, as in Goodfellow et al. 2014 (Sec. 5), makes D's job noisier so G is pushed less
+    hard onto the few images D currently accepts. Measured after 10 epochs (`nanogen eval`): the
+    easiest digit, 1, made up 44% of the samples without dropout and 29% with it -- partial mode
+    collapse, which the classifier's digit histogram shows and the losses do not.
     No sigmoid at the end: the losses take logits (stable BCE, hinge, least squares).
     """
 
-    def __init__(self, hidden_dims=(1024, 512, 256), image_shape=(1, 28, 28), spectral_norm=False, rng=None):
+    def __init__(self, hidden_dims=(1024, 512, 256), image_shape=(1, 28, 28), spectral_norm=False, dropout=0.3,
+                 rng=None):
         super().__init__()
         dims = [int(np.prod(image_shape)), *hidden_dims]
         layers = []
         for i, o in zip(dims[:-1], dims[1:]):
             layers += [maybe_spectral_norm(nn.Linear(i, o, rng=rng), spectral_norm, rng), nn.LeakyReLU(0.2)]
+            if dropout:
+                layers.append(nn.Dropout(dropout, rng=rng))
         layers += [maybe_spectral_norm(nn.Linear(dims[-1], 1, rng=rng), spectral_norm, rng)]
         self.net = nn.Sequential(*layers)
 
@@ -443,10 +451,14 @@ class GANRecipe(Recipe):
 
 @register
 class GAN(GANRecipe):
+    """`nanogen train gan`. Measured with `nanogen eval` after 20 epochs with --label-smoothing 0.9:
+    FCD 290 (floor 33), inception score 6.2, the digit 1 in 23% of the samples (dcgan does better)."""
+
     name = "gan"
     help = "MLP GAN on flattened MNIST (Goodfellow et al. 2014)"
 
     def build(self, cfg, rng):
         G = MLPGenerator(cfg.latent_dim, cfg.hidden_dims, rng=rng)
-        D = MLPDiscriminator(tuple(reversed(cfg.hidden_dims)), spectral_norm=cfg.spectral_norm, rng=rng)
+        D = MLPDiscriminator(tuple(reversed(cfg.hidden_dims)), spectral_norm=cfg.spectral_norm, dropout=cfg.d_dropout,
+                             rng=rng)
         return G, D
