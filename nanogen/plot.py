@@ -16,11 +16,12 @@ their own. Read after models/ and metrics.py.
 import csv
 import math
 import os
-import tempfile
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from .serialize import atomic_write
 
 __all__ = [
     "save_figure",
@@ -71,18 +72,9 @@ def save_figure(fig, path):
     The format follows the extension (.png unless given otherwise); missing directories are made.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     ext = os.path.splitext(path)[1].lower() or ".png"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=ext[1:], dpi=DPI)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        fig.savefig(f, format=ext[1:], dpi=DPI)
     return path
 
 

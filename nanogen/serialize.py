@@ -13,6 +13,7 @@ The file is written to a temporary name in the same folder and renamed over the 
 (os.replace is atomic), so a crash mid-save never leaves a half-written checkpoint behind.
 """
 
+import contextlib
 import json
 import os
 import tempfile
@@ -91,6 +92,30 @@ def _decode(node, arrays):
 # ---------------------------------------------------------------------------- save / load
 
 
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside `path` for writing; when the block ends without an error, the
+    file is flushed to disk and renamed over `path` (os.replace is atomic), else it is removed.
+
+    Readers therefore see the old file or the new one, never half of one. Missing folders are
+    made. Every file nanogen writes (checkpoints, caches, figures, configs) goes through here.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename makes it visible
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def save(obj, path):
     """Write `obj` (a state_dict, or a dict nesting state_dicts with metadata) to `path`, atomically.
 
@@ -101,18 +126,8 @@ def save(obj, path):
     tree = _encode(obj, [], arrays)
     meta = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree})
     arrays[META_KEY] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())  # on disk before the rename makes it visible
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
     return path
 
 

@@ -17,12 +17,12 @@ name (grace_hopper, terrain, present, logo) or mnist:INDEX (a test-set digit).
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 from .cli import positive
+from .serialize import atomic_write
 
 # name -> what it is; all from matplotlib's own sample data (mpl-data/sample_data), nothing downloaded
 SAMPLE_IMAGES = {
@@ -154,21 +154,12 @@ def save_image(image, path):
     import matplotlib.image as mpimg
 
     a = np.clip(np.asarray(image, dtype=np.float32).reshape(image.shape[-3:]), 0, 1).transpose(1, 2, 0)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    ext = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=folder)
-    os.close(fd)
-    try:
+    fmt = (os.path.splitext(path)[1] or ".png")[1:].lower()
+    with atomic_write(path) as f:
         if a.shape[2] == 1:
-            mpimg.imsave(tmp, a[..., 0], cmap="gray", vmin=0, vmax=1)
+            mpimg.imsave(f, a[..., 0], cmap="gray", vmin=0, vmax=1, format=fmt)
         else:
-            mpimg.imsave(tmp, a)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            mpimg.imsave(f, a, format=fmt)
     return path
 
 

@@ -194,10 +194,8 @@ def fit(recipe, loader, epochs, run_dir, rng, config=None, data=None, resume=Fal
         if not quiet:
             print(f"resuming {recipe.name} from {ckpt_path}: epoch {start_epoch + 1}, step {step}", file=sys.stderr)
     elif config is not None:
-        tmp = os.path.join(run_dir, "config.json.tmp")
-        with open(tmp, "w") as f:
+        with serialize.atomic_write(os.path.join(run_dir, "config.json"), "w") as f:
             json.dump(config, f, indent=2, sort_keys=True)
-        os.replace(tmp, os.path.join(run_dir, "config.json"))
         if os.path.exists(metrics_path):
             os.remove(metrics_path)  # a fresh run starts a fresh log
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..serialize import atomic_write
+
 __all__ = ["mnist", "fashion_mnist", "load_uint8", "read_idx", "RestrictedUnpickler",
            "cache_dir", "info", "verify", "download",
            "DatasetNotFoundError", "ChecksumError", "IDXFormatError"]
@@ -254,17 +256,8 @@ def _read_cache(spec, keys):
 
 def _write_cache(spec, arrays):
     path = _cache_path(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")   # same folder: os.replace is atomic
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **{k: arrays[k] for k in spec.files})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_write(path) as f:  # a crash leaves the old cache or none, never half of one
+        np.savez(f, **{k: arrays[k] for k in spec.files})
     return path
 
 

@@ -43,6 +43,7 @@ from .. import functional as F
 from .. import nn
 from ..autograd import no_grad
 from ..optim import Adam
+from ..serialize import atomic_write
 from ..tensor import Tensor
 from ..train import Recipe
 from . import register
@@ -429,9 +430,8 @@ class GANRecipe(Recipe):
             with np.load(path, allow_pickle=False) as f:
                 rows = {key: f[key] for key in f.files if int(key.split("_")[1]) < epoch}
         rows[f"epoch_{epoch:03d}"] = images[:k]
-        tmp = f"{path}.tmp-{os.getpid()}.npz"
-        np.savez(tmp, **rows)
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            np.savez(f, **rows)
         keys = sorted(rows)
         labels = [f"ep {int(key.split('_')[1])}" if j == 0 else "" for key in keys for j in range(k)]
         plot.image_grid(np.concatenate([rows[key] for key in keys]), nrow=k, labels=labels,
