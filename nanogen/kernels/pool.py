@@ -240,13 +240,21 @@ def avg_pool2d_backward_numba(grad, H, W, KH, KW, SH, SW, PH, PW):
 # ---------------------------------------------------------------------------------------------
 
 
-def adaptive_bounds(size, out_size):
+def adaptive_window(i, size, out_size):
     """PyTorch's windows: output i averages rows [floor(i*H/OH), ceil((i+1)*H/OH)).
 
     They cover the input, may overlap by one row, and differ in size when OH does not divide H.
+    i may be an int (the Numba kernels, through _adaptive_window) or an array (adaptive_bounds).
     """
-    i = np.arange(out_size)
     return (i * size) // out_size, ((i + 1) * size + out_size - 1) // out_size
+
+
+_adaptive_window = njit(cache=True)(adaptive_window)  # the same formula, compiled for the kernels
+
+
+def adaptive_bounds(size, out_size):
+    """(starts, ends) of all out_size windows, as arrays."""
+    return adaptive_window(np.arange(out_size), size, out_size)
 
 
 def adaptive_avg_pool2d_forward_reference(x, OH, OW):
@@ -269,11 +277,9 @@ def adaptive_avg_pool2d_forward_numba(x, OH, OW):
     for nc in prange(N * C):
         n, c = nc // C, nc % C
         for i in range(OH):
-            hs = (i * H) // OH
-            he = ((i + 1) * H + OH - 1) // OH
+            hs, he = _adaptive_window(i, H, OH)
             for j in range(OW):
-                ws = (j * W) // OW
-                we = ((j + 1) * W + OW - 1) // OW
+                ws, we = _adaptive_window(j, W, OW)
                 s = 0.0
                 for h in range(hs, he):
                     for w in range(ws, we):
@@ -306,11 +312,9 @@ def adaptive_avg_pool2d_backward_numba(grad, H, W):
             for w in range(W):
                 dx[n, c, h, w] = 0
         for i in range(OH):
-            hs = (i * H) // OH
-            he = ((i + 1) * H + OH - 1) // OH
+            hs, he = _adaptive_window(i, H, OH)
             for j in range(OW):
-                ws = (j * W) // OW
-                we = ((j + 1) * W + OW - 1) // OW
+                ws, we = _adaptive_window(j, W, OW)
                 g = grad[n, c, i, j] / ((he - hs) * (we - ws))
                 for h in range(hs, he):
                     for w in range(ws, we):
