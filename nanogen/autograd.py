@@ -116,11 +116,11 @@ class Function:
 
     @staticmethod
     def forward(ctx, *inputs, **params):
-        raise NotImplementedError
+        raise NotImplementedError("a Function subclass must define forward(ctx, *inputs, **params)")
 
     @staticmethod
     def backward(ctx, grad):
-        raise NotImplementedError
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
 
     @classmethod
     def apply(cls, *inputs, **params):

@@ -393,7 +393,8 @@ class GANRecipe(Recipe):
         self.fixed_y = np.arange(self.n_fixed) % self.cfg.n_classes if self.conditional else None
 
     def build(self, cfg, rng):
-        raise NotImplementedError
+        """(G, D) for this recipe: each subclass (gan, dcgan, cgan) builds its own pair."""
+        raise NotImplementedError(f"{type(self).__name__} must define build(cfg, rng) -> (G, D)")
 
     def training_arrays(self, x, y):
         return x * np.float32(2) - np.float32(1), y           # [0, 1] -> [-1, 1], the range of tanh
