@@ -393,6 +393,14 @@ class AutoencoderRecipe(Recipe):
             out["mean_code_activation"] = float(encode_all(m, x).mean())
         return out
 
+    has_likelihood = False                                    # `nanogen eval --ood`: recon_mse only
+
+    def score_outliers(self, x, names, rng, background=None, iw_samples=None):
+        """Outlier scores {name: (N,)} of images x (ood_cli.py, models/outliers.py)."""
+        from .outliers import outlier_scores
+
+        return outlier_scores(self.model, x, names, rng)
+
     def sample(self, n, rng):
         raise ValueError(
             f"{self.name}: an autoencoder has no distribution over codes to draw from, so it cannot "
