@@ -166,9 +166,11 @@ def score_histograms(scores_in, scores_out, path=None, title=None, labels=("in-d
     from .plot import save_figure
 
     names = list(scores_in)
-    fig = Figure(figsize=(3.2 * len(names), 3.0), dpi=100, layout="constrained")
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)                             # ceil: three panels a row
+    fig = Figure(figsize=(3.3 * cols, 2.7 * rows + 0.4), dpi=100, layout="constrained")
     for i, name in enumerate(names):
-        ax = fig.add_subplot(1, len(names), i + 1)
+        ax = fig.add_subplot(rows, cols, i + 1)
         a, b = np.asarray(scores_in[name], float), np.asarray(scores_out[name], float)
         lo, hi = np.percentile(np.r_[a, b], [0.5, 99.5])      # the extreme tails would squash the rest
         bins = np.linspace(lo, hi, 50) if hi > lo else 10
