@@ -89,8 +89,10 @@ def compressed_bits(x, level=9):
     textured patch nearly 8 bits a pixel. zlib's fixed 6-byte header and checksum add the same
     48 bits to every image, which shifts every score alike and changes no AUROC.
     """
+    # BEGIN SOLUTION ood_input_complexity
     u8 = np.round(np.clip(np.asarray(x, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
     return np.array([8.0 * len(zlib.compress(im.tobytes(), level)) for im in u8])
+    # END SOLUTION
 
 
 def input_complexity(nll, bits):
@@ -99,7 +101,9 @@ def input_complexity(nll, bits):
     log p_0(x) - log p(x) with p_0(x) = 2^-L(x): high when the model needs more nats for x than
     a generic compressor, i.e. when x is unlikely *for its complexity* (Serra et al. 2020, Eq. 2).
     """
+    # BEGIN SOLUTION ood_input_complexity
     return np.asarray(nll, dtype=np.float64) - np.asarray(bits, dtype=np.float64) * math.log(2)
+    # END SOLUTION
 
 
 def likelihood_ratio(nll, nll_background):
@@ -107,7 +111,9 @@ def likelihood_ratio(nll, nll_background):
 
     Ren et al. 2019, Eq. 5 with the sign turned so that higher means more anomalous.
     """
+    # BEGIN SOLUTION ood_input_complexity
     return np.asarray(nll, dtype=np.float64) - np.asarray(nll_background, dtype=np.float64)
+    # END SOLUTION
 
 
 def perturb(x, mu, rng=None):
