@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from .cli import positive
+from .settings import positive
 
 OOD_DATASETS = {
     "mnist": "the MNIST test set (10,000 digits)",
