@@ -10,8 +10,8 @@
 # held-out-class protocol: train on nine digits, score the tenth. The math and the code of every
 # score are in nanogen/models/outliers.py; read it first or beside this.
 #
-# Run: `python demos/outliers.py` (about half an hour on two quiet cores) or `--quick` (a couple of
-# minutes, small subsets, weak models). Figures: demos/out/outliers/. The command-line version of
+# Run: `python demos/outliers.py` (the protocol of the README table: 3 epochs; some 20 minutes on
+# two quiet cores, more on a busy machine) or `--quick` (a few minutes, small subsets, weak models). Figures: demos/out/outliers/. The command-line version of
 # each step: `nanogen train vae --binarize --dataset fashion-mnist --out runs/f`, the same with
 # `--perturb 0.2 --out runs/f-bg`, then `nanogen eval runs/f --ood mnist --background runs/f-bg`.
 
@@ -40,6 +40,7 @@ QUICK = args.quick or os.environ.get("NANOGEN_QUICK") == "1"
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "outliers")
 os.makedirs(OUT, exist_ok=True)
 N_TRAIN = 5000 if QUICK else 60000      # training images per model
+N_HOLDOUT = 2000 if QUICK else 10000    # held-out protocol: training images of the nine digits
 EPOCHS = 1 if QUICK else 3
 N_TEST = 500 if QUICK else 2000         # test images per set
 K = 10 if QUICK else 20                 # importance samples of the IWAE estimate
@@ -173,7 +174,7 @@ per_digit = {}
 for k in DIGITS:
     t0 = time.perf_counter()
     (x_train, _), _ = O.holdout_split(x_all, y_all, k)
-    x_train = x_train[:N_TRAIN]
+    x_train = x_train[:N_HOLDOUT]
     x_bin = dynamic_binarize((x_test_all,), np.random.default_rng(k))[0]
     (x_in, _), (x_out, _) = O.holdout_split(x_bin, y_test_all, k)
     x_in = x_in[:N_TEST]

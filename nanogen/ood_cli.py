@@ -45,7 +45,7 @@ def add_ood_arguments(p):
                         f"(short: {', '.join(ALIASES)})")
     p.add_argument("--background", metavar="RUN", default=None,
                    help="--ood: a background run (same model, trained with --perturb) for likelihood_ratio")
-    p.add_argument("--iw-samples", type=positive(int, "--iw-samples"), default=100,
+    p.add_argument("--iw-samples", type=positive(int, "--iw-samples"), default=100, metavar="K",
                    help="--ood: importance samples K of the IWAE estimate of -log p(x) (default %(default)s)")
 
 
