@@ -38,8 +38,9 @@ Measured here (README, "Outlier detection"): the complexity correction turns Fas
 MNIST from AUROC 0.25 to 0.99; the ratio against a VAE background does not (0.05): a VAE trained
 on noisy pixels still learns the shapes (Ren et al.'s background was a PixelCNN++).
 Caveat: the Bernoulli likelihood on grey pixels is not a normalised density (vae.py), so
--log p(x) of a grey image is not a true code length (at most ln 2 nats a pixel, where zlib may
-need 8 bits) and input_complexity misfires on grey images; --binarize gives a proper discrete one.
+-log p(x) of a grey image is not a true code length (a well-predicted grey pixel costs its binary
+entropy, at most ln 2 nats, where zlib may need 8 bits) and input_complexity misfires on grey
+images; --binarize gives a proper discrete one.
 Shapes: x (N, C, H, W) in [0, 1]; every score (N,). Read after vae.py and metrics.py; the
 command is `nanogen eval RUN --ood DATASET` (ood_cli.py), the lesson demos/outliers.py.
 """
