@@ -17,6 +17,7 @@ changes the flag, its --help and every run that does not set it: one edit, no se
 
 import argparse
 import dataclasses
+import math
 
 
 def positive(kind, name):
@@ -49,16 +50,34 @@ def _typed(kind, name):
     return parse
 
 
-def setting(default, help, *, choices=None, flag=None, is_positive=False, nargs=None):
+def at_least(kind, name, minimum):
+    """An argparse `type=` for a finite int or float >= minimum (weights: 0 switches a term off)."""
+    what = "an integer" if kind is int else "a number"
+
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {what} >= {minimum}, got {text!r}") from None
+        if not v >= minimum or not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= {minimum}, got {v}")
+        return v
+
+    return parse
+
+
+def setting(default, help, *, choices=None, flag=None, is_positive=False, minimum=None, nargs=None):
     """A dataclass field that can become a command-line flag.
 
     default: the one default of this setting.   help: one line for `--help`.
     choices: the allowed values (argparse checks them).   flag: the flag's name when it is not
-    `--field-name` (kept for flags users already know).   is_positive: numbers must be > 0.
+    `--field-name` (kept for flags users already know).   is_positive: numbers must be > 0;
+    minimum: numbers must be >= minimum (and finite).
     nargs: for tuple fields, how many values (default: one or more).
     """
     return dataclasses.field(default=default, metadata={
-        "help": help, "choices": choices, "flag": flag, "is_positive": is_positive, "nargs": nargs})
+        "help": help, "choices": choices, "flag": flag, "is_positive": is_positive, "minimum": minimum,
+        "nargs": nargs})
 
 
 def flag_name(field):
@@ -108,7 +127,12 @@ def add_flags(parser, config_class, names, variant=None):
             kw["type"] = positive(element, flag) if meta["is_positive"] else _typed(element, flag)
             kw["nargs"] = meta["nargs"] or "+"
         elif kind in (int, float):
-            kw["type"] = positive(kind, flag) if meta["is_positive"] else _typed(kind, flag)
+            if meta["is_positive"]:
+                kw["type"] = positive(kind, flag)
+            elif meta["minimum"] is not None:
+                kw["type"] = at_least(kind, flag, meta["minimum"])
+            else:
+                kw["type"] = _typed(kind, flag)
         if meta["choices"] is not None:
             kw["choices"] = list(meta["choices"])
         parser.add_argument(flag, **kw)
