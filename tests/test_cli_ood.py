@@ -106,7 +106,11 @@ def test_a_model_without_outlier_scores_says_which_have_them(tmp_path, monkeypat
     assert "the gan model has no outlier scores; --ood works for the autoencoders" in capsys.readouterr().err
 
 
-def test_holdout_class_must_be_a_digit(capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["--holdout-class", "10"], "--holdout-class"),
+    (["--perturb", "1.5"], "--perturb must be a probability in [0, 1), got 1.5"),
+])
+def test_bad_training_flags_stop_before_any_work(argv, message, capsys):
     with pytest.raises(SystemExit):
-        main(["train", "vae", "--holdout-class", "10"])
-    assert "--holdout-class" in capsys.readouterr().err
+        main(["train", "vae", *argv])
+    assert message in capsys.readouterr().err

@@ -19,7 +19,6 @@ Outlier detection (`nanogen eval RUN --ood DATASET`, ood_cli.py): vae, conv-vae 
 every score of models/outliers.py; the cvae none (its p(x|y) needs a label).
 """
 
-import argparse
 import os
 import time
 
@@ -28,27 +27,13 @@ import numpy as np
 from ..autograd import no_grad
 from ..data import dynamic_binarize
 from ..metrics import active_units
-from ..settings import positive
+from ..settings import number, positive
 from ..tensor import Tensor
 from ..train import Recipe
 from . import register
 from .outliers import outlier_scores, perturb
 from .vae import VAEConfig, elbo_terms, iwae_nll, train_step
 from .vae_conv import build_vae
-
-
-def probability(name):
-    """An argparse `type=` for a probability in [0, 1)."""
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number in [0, 1), got {text!r}") from None
-        if not 0 <= v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be a number in [0, 1), got {v}")
-        return v
-
-    return parse
 
 
 @register
@@ -69,7 +54,8 @@ class VAERecipe(Recipe):
         super().add_arguments(parser)
         parser.add_argument("--binarize", action="store_true",
                             help="dynamically binarised MNIST: pixels ~ Bernoulli(grey value), redrawn every batch")
-        parser.add_argument("--perturb", type=probability("--perturb"), default=0.0, metavar="MU",
+        parser.add_argument("--perturb", type=number(float, "--perturb", lambda v: 0 <= v < 1, "a probability in [0, 1)"),
+                            default=0.0, metavar="MU",
                             help="train a background model for `nanogen eval --ood --background`: each pixel "
                                  "replaced by uniform noise with probability MU (0.1-0.2; models/outliers.py)")
         parser.add_argument("--iw-samples", type=positive(int, "--iw-samples"), default=1000,
