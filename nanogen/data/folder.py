@@ -131,7 +131,8 @@ def _build(root, files, classes, image_size, channels, log):
     if small:
         raise ValueError(f"{len(small)} image(s) in {root} are smaller than {image_size}x{image_size} "
                          f"and would have to be enlarged: {', '.join(small[:5])}"
-                         f"{', ...' if len(small) > 5 else ''}; remove them or pass a smaller --image-size")
+                         f"{', ...' if len(small) > 5 else ''}; remove them, or train a convolutional model "
+                         "with a smaller --image-size")
     if bad:
         log(f"skipped {len(bad)} unreadable file(s): {', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}")
     if not images:

@@ -120,3 +120,4 @@ class ConvAutoencoderRecipe(AutoencoderRecipe):
     defaults = {"epochs": 5, "batch_size": 128, "lr": 1e-3}
     variant = {"arch": "conv", "loss": "mse"}
     flags = ("channels", "loss")
+    image_flags = True
