@@ -39,7 +39,8 @@ def add_ood_arguments(p):
     from .models.outliers import ALIASES, SCORES
 
     p.add_argument("--ood", metavar="DATASET", default=None,
-                   help="score the run as an outlier detector against DATASET: " + ", ".join(OOD_DATASETS))
+                   help="score the run as an outlier detector against DATASET: " + ", ".join(OOD_DATASETS)
+                        + ", or folder:PATH (your own images, as 28x28 grayscale)")
     p.add_argument("--scores", nargs="+", metavar="NAME", default=None,
                    help=f"--ood: which scores (default: all the model supports): {', '.join(SCORES)} "
                         f"(short: {', '.join(ALIASES)})")
@@ -50,6 +51,8 @@ def add_ood_arguments(p):
 
 
 def check_ood_name(name):
+    if name.startswith("folder:") and len(name) > len("folder:"):   # a folder of your own images
+        return
     if name not in OOD_DATASETS:
         raise ValueError(f"--ood: unknown dataset {name!r}; known: "
                          + "; ".join(f"{k} ({v})" for k, v in OOD_DATASETS.items()))

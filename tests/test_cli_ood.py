@@ -65,7 +65,7 @@ def test_ood_against_another_dataset_prints_a_table_per_class(tmp_path, monkeypa
     rng = np.random.default_rng(0)
     sets = {"mnist": (rng.random((200, 1, 28, 28), dtype=np.float32) ** 8, rng.integers(0, 10, 200)),
             "fashion-mnist": (rng.random((200, 1, 28, 28), dtype=np.float32), np.arange(200) % 10)}
-    monkeypatch.setattr(cli, "load_dataset", lambda name, split: sets[name])
+    monkeypatch.setattr(cli, "load_dataset", lambda name, split, shape=(1, 28, 28): sets[name])
     run = str(tmp_path / "vae")
     assert main(["train", "vae", *TRAIN, "--out", run]) == 0
     capsys.readouterr()
@@ -114,3 +114,11 @@ def test_bad_training_flags_stop_before_any_work(argv, message, capsys):
     with pytest.raises(SystemExit):
         main(["train", "vae", *argv])
     assert message in capsys.readouterr().err
+
+
+def test_ood_names_a_folder_or_a_known_dataset():
+    from nanogen.ood_cli import check_ood_name
+
+    check_ood_name("folder:/some/pictures")
+    with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
+        check_ood_name("cifar")
