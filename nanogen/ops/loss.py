@@ -161,8 +161,8 @@ class CrossEntropy(Function):
         return dz, None
 
     @staticmethod
-    def backward_graph(ctx, grad, z, y, out):
-        labels = y.data if isinstance(y, Tensor) else y
+    def backward_graph(ctx, grad, z, labels, y):
+        labels = labels.data if isinstance(labels, Tensor) else labels
         onehot = np.zeros(z.shape, dtype=z.dtype)
         onehot[np.arange(len(labels)), labels] = 1
         return grad.unsqueeze(1) * (softmax(z, dim=1) - onehot), None

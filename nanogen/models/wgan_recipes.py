@@ -1,0 +1,109 @@
+"""`nanogen train wgan-gp`: wgan.py's critic and gradient penalty as a Recipe.
+
+Read wgan.py first: this file wires it into the training loop (nanogen/train.py), draws its
+pictures and evaluates it the way gan.py's recipes are evaluated (gan_eval.py: FCD, inception
+score, class coverage with nanogen's classifier). Flags beyond the common ones:
+    --gp-weight LAMBDA     the gradient penalty's weight (default 10)
+    --n-critic K           critic steps per generator step (default 5)
+    --critic-norm layer|none   what the critic has where DCGAN's discriminator had batch norm
+Figures each epoch, beside gan.py's sample grids: critic.png, the Wasserstein estimate
+E f(x) - E f(G(z)) and the mean gradient norm |grad f(x_hat)| at the interpolates (target 1).
+"""
+
+import os
+
+import numpy as np
+
+from ..cli import positive
+from ..optim import Adam
+from ..tensor import Tensor
+from . import register
+from .gan import GANRecipe
+from .wgan import WGANConfig, build, train_step
+
+
+def _config(config):
+    """The WGANConfig of a run's config dict (the CLI's dests; missing keys: the defaults)."""
+    d = WGANConfig()
+    return WGANConfig(latent_dim=config.get("latent_dim") or d.latent_dim,
+                      base_channels=config.get("base_channels") or d.base_channels,
+                      critic_norm=config.get("critic_norm") or d.critic_norm,
+                      gp_weight=d.gp_weight if config.get("gp_weight") is None else config["gp_weight"],
+                      n_critic=config.get("n_critic") or d.n_critic,
+                      lr=config.get("lr") or d.lr, betas=(config.get("beta1", 0.5), config.get("beta2", 0.9)))
+
+
+@register
+class WGANGP(GANRecipe):
+    """`nanogen train wgan-gp` (Gulrajani et al. 2017): samples, evaluation and checkpoints as the
+    other GAN recipes (the generator is dcgan's); the critic and its penalty from wgan.py."""
+
+    name = "wgan-gp"
+    help = "Wasserstein GAN with gradient penalty: a batch-norm-free critic, lambda 10, 5 critic steps (Gulrajani et al. 2017)"
+    defaults = {"epochs": 5, "batch_size": 64, "lr": 1e-4, "latent_dim": 100}
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("--gp-weight", type=float, default=10.0, metavar="LAMBDA",
+                            help="weight of the gradient penalty (default %(default)s)")
+        parser.add_argument("--n-critic", type=positive(int, "--n-critic"), default=5,
+                            help="critic steps per generator step (default %(default)s)")
+        parser.add_argument("--critic-norm", choices=["layer", "none"], default="layer",
+                            help="layer norm or nothing where DCGAN has batch norm (default %(default)s)")
+        parser.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (default %(default)s)")
+        parser.add_argument("--beta2", type=float, default=0.9, help="Adam beta2 (default %(default)s)")
+        parser.add_argument("--n-eval", type=int, default=10000, help="generated images for `nanogen eval`")
+        parser.add_argument("--classifier", default=None,
+                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER or "
+                                 "runs/classifier/checkpoint.npz)")
+
+    def __init__(self, config, rng):
+        self.config = dict(config)
+        self.cfg = _config(config)
+        self.G, self.D = build(self.cfg, rng)
+        self.modules = {"generator": self.G, "critic": self.D}
+        self.optimizers = {"generator": Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas),
+                           "critic": Adam(self.D.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)}
+        fixed = np.random.default_rng([config.get("seed", 0), 7])   # the same noise every epoch
+        self.fixed_z = fixed.standard_normal((self.n_fixed, self.cfg.latent_dim)).astype(np.float32)
+        self.fixed_y = None
+        self.batches = 0
+
+    def train_step(self, batch, rng):
+        x = batch[0]
+        N = x.shape[0]
+        z = Tensor(rng.standard_normal((N, self.cfg.latent_dim), dtype=np.float32))
+        eps = rng.random((N, 1, 1, 1), dtype=np.float32)                 # one U[0, 1] per example
+        stats = train_step(self.G, self.D, self.optimizers["generator"], self.optimizers["critic"], x, z, eps,
+                           self.cfg, self.batches)
+        self.batches += 1
+        return stats
+
+    def on_epoch_end(self, run_dir, epoch, data):
+        super().on_epoch_end(run_dir, epoch, data)     # the sample grids and the loss panels
+        metrics = os.path.join(run_dir, "metrics.csv")
+        if os.path.exists(metrics):
+            critic_curves(metrics, path=os.path.join(run_dir, "critic.png"),
+                          title=f"{self.name}: the critic after epoch {epoch}")
+
+
+def critic_curves(metrics, path, title=None, smoothing=0.95):
+    """Two panels from metrics.csv: the Wasserstein estimate E f(x) - E f(G(z)) (it should fall as
+    G improves) and the critic's mean gradient norm at the interpolates (the penalty pulls it to 1)."""
+    from .. import plot
+
+    table = plot.read_metrics_csv(metrics)
+    for key in ("step", "wasserstein", "grad_norm"):
+        if key not in table:
+            raise ValueError(f"critic_curves: metrics.csv has no {key!r} column (columns: {list(table)})")
+    fig = plot._figure(9.0, 3.4 + (0.4 if title else 0))
+    left, right = fig.subplots(1, 2)
+    for ax, key, label in ((left, "wasserstein", "Wasserstein estimate"), (right, "grad_norm", "|grad f(x_hat)|")):
+        plot._plot_series(ax, table["step"], table[key], label, smoothing, "C0")
+        ax.set_xlabel("step")
+        ax.set_title(label)
+    right.axhline(1.0, color="gray", linestyle="--", linewidth=1)
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path)
+    return path
