@@ -212,13 +212,20 @@ def test_d_step_with_r1_matches_finite_differences(n_classes, rng):
     directional_gradcheck(f, *params, n_directions=3)
 
 
-def test_dcgan_recipe_r1_flag_is_used(rng):
-    cfg = gan.GANConfig.from_config({"r1": 1.5})
-    assert cfg.r1 == 1.5
+def test_dcgan_and_cgan_take_the_r1_flag_and_d_step_uses_it(rng):
+    from nanogen.cli import build_parser
+    from nanogen.models import load_all
     from tests.test_models_gan import tiny_gan
 
+    registry, parser = load_all(), build_parser()
+    for name in ("dcgan", "cgan"):
+        args = vars(parser.parse_args(["train", name, "--r1", "1.5"]))
+        recipe = registry[name].__new__(registry[name])
+        assert registry[name].model_config(recipe, {**registry[name].defaults, **args}).r1 == 1.5
+    cfg = gan.GANConfig(r1=1.5)
     G, D, Z = tiny_gan("dcgan", rng)
     opt = Adam(D.parameters(), lr=1e-3)
     x = Tensor(rng.uniform(-1, 1, (4, 1, 28, 28)))
     stats = gan.d_step(D, opt, x, Tensor(rng.uniform(-1, 1, (4, 1, 28, 28))), cfg)
     assert stats["r1"] > 0 and not x.requires_grad
+    assert "r1" not in gan.d_step(D, opt, x, Tensor(rng.uniform(-1, 1, (4, 1, 28, 28))), gan.GANConfig())

@@ -38,19 +38,30 @@ import numpy as np
 
 from .. import nn
 from ..autograd import grad, no_grad
+from ..settings import setting
 from ..tensor import Tensor
 from .dcgan import DCGANGenerator, dcgan_init_
 
 
 @dataclass
 class WGANConfig:
-    latent_dim: int = 100            # Z, size of the noise vector z
-    base_channels: int = 64          # C: the critic's first conv (then 2C); the generator as dcgan's
-    critic_norm: str = "layer"       # "layer" (layer norm after the second conv) or "none"; never batch norm
-    gp_weight: float = 10.0          # lambda, the gradient penalty's weight (Gulrajani et al. 2017, Alg. 1)
-    n_critic: int = 5                # critic steps per generator step
-    lr: float = 1e-4                 # Adam step size, critic and generator alike
-    betas: tuple = (0.5, 0.9)        # Adam betas
+    """WGAN-GP's settings. Fields made with setting(default, help) are `nanogen train wgan-gp`
+    flags (wgan_recipes.py); the others are fixed by the lesson."""
+
+    latent_dim: int = setting(100, "Z, size of the noise vector z", is_positive=True)
+    base_channels: int = setting(64, "C: the critic's first conv (then 2C); the generator as dcgan's",
+                                 is_positive=True)
+    critic_norm: str = setting("layer", "what the critic has where DCGAN's D has batch norm: layer norm or none",
+                               choices=("layer", "none"))
+    gp_weight: float = setting(10.0, "lambda, the gradient penalty's weight (Gulrajani et al. 2017, Alg. 1)")
+    n_critic: int = setting(5, "critic steps per generator step", is_positive=True)
+    lr: float = 1e-4                 # Adam step size, critic and generator alike (the common --lr)
+    beta1: float = setting(0.5, "Adam beta1 (Algorithm 1 uses 0; 0.5 in the paper's DCGAN-style runs)")
+    beta2: float = setting(0.9, "Adam beta2")
+
+    @property
+    def betas(self):
+        return (self.beta1, self.beta2)
 
     def __post_init__(self):
         if self.critic_norm not in ("layer", "none"):

@@ -1,65 +1,46 @@
 """`nanogen train wgan-gp`: wgan.py's critic and gradient penalty as a Recipe.
 
 Read wgan.py first: this file wires it into the training loop (nanogen/train.py), draws its
-pictures and evaluates it the way gan.py's recipes are evaluated (gan_eval.py: FCD, inception
-score, class coverage with nanogen's classifier). Flags beyond the common ones:
-    --gp-weight LAMBDA     the gradient penalty's weight (default 10)
-    --n-critic K           critic steps per generator step (default 5)
-    --critic-norm layer|none   what the critic has where DCGAN's discriminator had batch norm
+pictures and evaluates it the way gan_recipes.py's GANs are evaluated (gan_eval.py: FCD,
+inception score, class coverage with nanogen's classifier). Flags: the WGANConfig settings in
+`flags` (--gp-weight, --n-critic, --critic-norm layer|none, --beta1, --beta2, ...), and GANRecipe's
+--n-eval and --classifier.
 Figures each epoch, beside gan.py's sample grids: critic.png, the Wasserstein estimate
 E f(x) - E f(G(z)) and the mean gradient norm |grad f(x_hat)| at the interpolates (target 1).
 """
 
+import dataclasses
 import os
 
 import numpy as np
 
-from ..cli import positive
 from ..optim import Adam
 from ..tensor import Tensor
+from ..train import Recipe
 from . import register
-from .gan import GANRecipe
+from .gan_recipes import GANRecipe
 from .wgan import WGANConfig, build, train_step
-
-
-def _config(config):
-    """The WGANConfig of a run's config dict (the CLI's dests; missing keys: the defaults)."""
-    d = WGANConfig()
-    return WGANConfig(latent_dim=config.get("latent_dim") or d.latent_dim,
-                      base_channels=config.get("base_channels") or d.base_channels,
-                      critic_norm=config.get("critic_norm") or d.critic_norm,
-                      gp_weight=d.gp_weight if config.get("gp_weight") is None else config["gp_weight"],
-                      n_critic=config.get("n_critic") or d.n_critic,
-                      lr=config.get("lr") or d.lr, betas=(config.get("beta1", 0.5), config.get("beta2", 0.9)))
 
 
 @register
 class WGANGP(GANRecipe):
     """`nanogen train wgan-gp` (Gulrajani et al. 2017): samples, evaluation and checkpoints as the
-    other GAN recipes (the generator is dcgan's); the critic and its penalty from wgan.py."""
+    other GAN recipes (the generator is dcgan's); the critic and its penalty from wgan.py.
+    Measured against dcgan at equal wall-clock time: README, "The models"."""
 
     name = "wgan-gp"
     help = "Wasserstein GAN with gradient penalty: a batch-norm-free critic, lambda 10, 5 critic steps (Gulrajani et al. 2017)"
-    defaults = {"epochs": 5, "batch_size": 64, "lr": 1e-4, "latent_dim": 100}
+    defaults = {"epochs": 5, "batch_size": 64, "lr": 1e-4}
+    config_class = WGANConfig
+    flags = ("latent_dim", "base_channels", "critic_norm", "gp_weight", "n_critic", "beta1", "beta2")
 
-    @staticmethod
-    def add_arguments(parser):
-        parser.add_argument("--gp-weight", type=float, default=10.0, metavar="LAMBDA",
-                            help="weight of the gradient penalty (default %(default)s)")
-        parser.add_argument("--n-critic", type=positive(int, "--n-critic"), default=5,
-                            help="critic steps per generator step (default %(default)s)")
-        parser.add_argument("--critic-norm", choices=["layer", "none"], default="layer",
-                            help="layer norm or nothing where DCGAN has batch norm (default %(default)s)")
-        parser.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (default %(default)s)")
-        parser.add_argument("--beta2", type=float, default=0.9, help="Adam beta2 (default %(default)s)")
-        parser.add_argument("--n-eval", type=int, default=10000, help="generated images for `nanogen eval`")
-        parser.add_argument("--classifier", default=None,
-                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER or "
-                                 "runs/classifier/checkpoint.npz)")
+    def model_config(self, config):
+        cfg = Recipe.model_config(self, config)   # not GANRecipe's: no lr_g, lr_d here
+        return dataclasses.replace(cfg, lr=config.get("lr") or self.defaults["lr"])
 
     def __init__(self, config, rng):
         self.config = dict(config)
-        self.cfg = _config(config)
+        self.cfg = self.model_config(config)
         self.G, self.D = build(self.cfg, rng)
         self.modules = {"generator": self.G, "critic": self.D}
         self.optimizers = {"generator": Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas),
@@ -67,7 +48,7 @@ class WGANGP(GANRecipe):
         fixed = np.random.default_rng([config.get("seed", 0), 7])   # the same noise every epoch
         self.fixed_z = fixed.standard_normal((self.n_fixed, self.cfg.latent_dim)).astype(np.float32)
         self.fixed_y = None
-        self.batches = 0
+        self.batches = 0    # counts critic steps: a generator step after every n_critic-th
 
     def train_step(self, batch, rng):
         x = batch[0]
