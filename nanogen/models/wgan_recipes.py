@@ -80,7 +80,8 @@ def critic_curves(metrics, path, title=None, smoothing=0.95):
     fig = plot._figure(9.0, 3.4 + (0.4 if title else 0))
     left, right = fig.subplots(1, 2)
     for ax, key, label in ((left, "wasserstein", "Wasserstein estimate"), (right, "grad_norm", "|grad f(x_hat)|")):
-        plot._plot_series(ax, table["step"], table[key], label, smoothing, "C0")
+        few = len(table["step"]) < 20                      # too few rows to smooth: draw the points
+        plot._plot_series(ax, table["step"], table[key], label, 0.0 if few else smoothing, "C0")
         ax.set_xlabel("step")
         ax.set_title(label)
     right.axhline(1.0, color="gray", linestyle="--", linewidth=1)
