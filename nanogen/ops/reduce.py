@@ -4,6 +4,8 @@ Read ops/elementwise.py first. A reduction maps x: (N, D) to y: (N,) (dim=1) or 
 so backward must *spread* dL/dy back over the reduced axes. Every backward here starts the
 same way: put the reduced axes back as size-1 axes (`_keep`), then broadcast to x's shape.
 Arguments follow PyTorch: `dim` (int, tuple or None for all) and `keepdim`.
+`backward_graph` (for create_graph=True, docs/double_backward.md) does the same with Tensor ops:
+a reshape that puts the axes back, then expand; max/min have none yet.
 """
 
 import builtins

@@ -5,6 +5,8 @@ Read ops/elementwise.py first. These ops move numbers around without changing th
 backward moves the gradient back the same way: reshape's backward reshapes, permute's applies
 the inverse permutation, indexing's scatters into zeros (adding where an index repeats), cat's
 slices, pad's crops.
+For create_graph=True each also has a `backward_graph` doing the same moves with Tensor ops;
+indexing's scatter is an op of its own there (IndexAdd), the adjoint of GetItem.
 """
 
 import numpy as np
