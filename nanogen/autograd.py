@@ -341,17 +341,17 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted=None):
             raise RuntimeError(f"backward: trying to go through {node.fn.__name__} a second time, but its "
                                "saved arrays were freed after the first backward; pass retain_graph=True "
                                "to the first backward() if you need to call it twice")
-        needs = ctx.needs_input_grad
-        if relevant is not None:  # grad(): only the inputs on a path to a wanted tensor
-            ctx.needs_input_grad = tuple(p is not None and p.requires_grad and id(p) in relevant
-                                         for p in node.inputs)
-        try:
-            if create_graph:
-                input_grads = _backward_graph(node, ctx, g, t)
-            else:
-                input_grads = node.fn.backward(ctx, g)
-        finally:
-            ctx.needs_input_grad = needs
+        if relevant is None and not create_graph:  # the first-order path, as cheap as it ever was
+            input_grads = node.fn.backward(ctx, g)
+        else:
+            needs = ctx.needs_input_grad
+            if relevant is not None:  # grad(): only the inputs on a path to a wanted tensor
+                ctx.needs_input_grad = tuple(p is not None and p.requires_grad and id(p) in relevant
+                                             for p in node.inputs)
+            try:
+                input_grads = _backward_graph(node, ctx, g, t) if create_graph else node.fn.backward(ctx, g)
+            finally:
+                ctx.needs_input_grad = needs
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         if not retain_graph:
