@@ -9,7 +9,7 @@ import pytest
 
 import nanogen as ng
 from nanogen import nn
-from nanogen.gradcheck import directional_gradcheck, gradgradcheck
+from nanogen.gradcheck import gradcheck_module, gradgradcheck
 from nanogen.models import dcgan, gan, wgan
 from nanogen.optim import Adam
 from nanogen.tensor import Tensor
@@ -79,14 +79,9 @@ def test_batch_norm_critic_is_refused():
 # ---------------------------------------------------------------------------- the whole loss, checked
 
 
-def _critic_loss_of_params(critic, x_real, x_fake, eps):
-    from tests.test_models_gan import as_function_of_params
-
-    def loss():
-        with ng.enable_grad():   # the checker's differences run under no_grad(); the penalty needs a graph
-            return wgan.critic_loss(critic, x_real, x_fake, eps, gp_weight=10.0)["loss"]
-
-    return as_function_of_params(critic, loss)
+def _critic_loss(critic, x_real, x_fake, eps):
+    with ng.enable_grad():   # the checker's differences run under no_grad(); the penalty needs a graph
+        return wgan.critic_loss(critic, x_real, x_fake, eps, gp_weight=10.0)["loss"]
 
 
 @pytest.mark.parametrize("critic_norm", ["layer", "none"])
@@ -95,8 +90,8 @@ def test_wgan_gp_critic_loss_grad(critic_norm, rng):
     critic = tiny_critic(rng, critic_norm)
     x_real, x_fake = (Tensor(rng.uniform(-1, 1, (3, 1, 28, 28))) for _ in range(2))
     eps = rng.random((3, 1, 1, 1))
-    f, params = _critic_loss_of_params(critic, x_real, x_fake, eps)
-    directional_gradcheck(f, *params, n_directions=4)
+    gradcheck_module(critic, lambda m: _critic_loss(m, x_real, x_fake, eps), check_inputs=False,
+                     directional=True, n_directions=4)
 
 
 def test_wgan_gp_critic_loss_gradgrad(rng):
@@ -126,10 +121,8 @@ def test_generator_loss_grad(rng):
     G = dcgan.DCGANGenerator(3, base_channels=2, rng=rng).double()
     z = rng.standard_normal((3, 3))
     critic.requires_grad_(False)
-    from tests.test_models_gan import as_function_of_params
-
-    f, params = as_function_of_params(G, lambda: wgan.generator_loss(critic, G(Tensor(z))))
-    directional_gradcheck(f, *params, n_directions=3)
+    gradcheck_module(G, lambda m: wgan.generator_loss(critic, m(Tensor(z))), check_inputs=False,
+                     directional=True, n_directions=3)
 
 
 # ---------------------------------------------------------------------------- learning
@@ -195,21 +188,20 @@ def test_r1_penalty_matches_its_closed_form(rng):
 @pytest.mark.parametrize("n_classes", [0, 10])
 def test_d_step_with_r1_matches_finite_differences(n_classes, rng):
     """dcgan and cgan discriminators (batch norm, label planes) with the R1 term in their loss."""
-    from tests.test_models_gan import as_function_of_params, tiny_gan
+    from tests.test_models_gan import tiny_gan
 
     _, D, _ = tiny_gan("dcgan", rng, n_classes=n_classes)
     y = np.arange(3) % 10 if n_classes else None
     x_real = rng.uniform(-1, 1, (3, 1, 28, 28))
     x_fake = Tensor(rng.uniform(-1, 1, (3, 1, 28, 28)))
 
-    def loss():
+    def loss(D):
         with ng.enable_grad():
             x = Tensor(x_real, requires_grad=True)
             real = D(x, y)
             return gan.discriminator_loss(real, D(x_fake, y)) + 0.5 * 2.0 * gan.r1_penalty(real, x)
 
-    f, params = as_function_of_params(D, loss)
-    directional_gradcheck(f, *params, n_directions=3)
+    gradcheck_module(D, loss, check_inputs=False, directional=True, n_directions=3)
 
 
 def test_dcgan_and_cgan_take_the_r1_flag_and_d_step_uses_it(rng):
