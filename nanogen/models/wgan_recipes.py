@@ -68,24 +68,28 @@ class WGANGP(GANRecipe):
                           title=f"{self.name}: the critic after epoch {epoch}")
 
 
-def critic_curves(metrics, path, title=None, smoothing=0.95):
+def critic_curves(metrics, path=None, title=None, smoothing=0.95):
     """Two panels from metrics.csv: the Wasserstein estimate E f(x) - E f(G(z)) (it should fall as
-    G improves) and the critic's mean gradient norm at the interpolates (the penalty pulls it to 1)."""
+    G improves) and the critic's mean gradient norm at the interpolates (the penalty pulls it to 1).
+    Returns the Figure; writes a PNG when given `path`."""
     from .. import plot
+    from ..plot_curves import _plot_series
+    from ..plot_images import _figure
 
     table = plot.read_metrics_csv(metrics)
     for key in ("step", "wasserstein", "grad_norm"):
         if key not in table:
             raise ValueError(f"critic_curves: metrics.csv has no {key!r} column (columns: {list(table)})")
-    fig = plot._figure(9.0, 3.4 + (0.4 if title else 0))
+    fig = _figure(9.0, 3.4 + (0.4 if title else 0))
     left, right = fig.subplots(1, 2)
+    few = len(table["step"]) < 20                          # too few rows to smooth: draw the points
     for ax, key, label in ((left, "wasserstein", "Wasserstein estimate"), (right, "grad_norm", "|grad f(x_hat)|")):
-        few = len(table["step"]) < 20                      # too few rows to smooth: draw the points
-        plot._plot_series(ax, table["step"], table[key], label, 0.0 if few else smoothing, "C0")
+        _plot_series(ax, table["step"], table[key], label, 0.0 if few else smoothing, "C0")
         ax.set_xlabel("step")
         ax.set_title(label)
     right.axhline(1.0, color="gray", linestyle="--", linewidth=1)
     if title:
         fig.suptitle(title)
-    fig.savefig(path)
-    return path
+    if path is not None:
+        plot.save_figure(fig, path)
+    return fig
