@@ -353,6 +353,22 @@ TASKS = (
                "tests/test_models_style.py::test_gram_is_independent_of_image_size",
                "tests/test_models_style.py::test_gram_keeps_dtype"),
     ),
+    Task(
+        id="gradient_penalty", title="WGAN-GP gradient penalty", chapter="models",
+        files=("nanogen/models/wgan.py",), where="gradient_penalty",
+        statement=(
+            "Write gradient_penalty(critic, x_hat) -> (penalty, norms): score the interpolates, "
+            "scores = critic(x_hat), (N, 1); take g = the gradient of scores.sum() with respect to "
+            "x_hat with nanogen.grad(..., create_graph=True) (recorded, so the penalty can be "
+            "differentiated in the critic's weights: a second derivative), (N, 1, 28, 28); flatten it "
+            "to (N, D) and take each row's norm sqrt(sum g^2 + 1e-12) (the 1e-12 keeps sqrt "
+            "differentiable at 0); return penalty = mean over the batch of (norm - 1)^2, and the "
+            "norms (N,) as a Tensor."),
+        tests=("tests/test_models_wgan.py::test_gradient_penalty_matches_its_closed_form",
+               "tests/test_models_wgan.py::test_gradient_penalty_is_per_example",
+               "tests/test_models_wgan.py::test_wgan_gp_critic_loss_grad[*]",
+               "tests/test_models_wgan.py::test_wgan_gp_critic_loss_gradgrad"),
+    ),
 )
 
 #: Chapters of the syllabus; each test file belongs to the first chapter whose globs match its name.

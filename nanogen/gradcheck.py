@@ -223,3 +223,61 @@ def gradcheck_module(model, loss_fn, *inputs, check_inputs=True, directional=Fal
         return directional_gradcheck(whole_loss, *args, name=label, **options)
     input_names = [f"input {i}" for i in range(k)] + [f"parameter {n}" for n, _ in named]
     return gradcheck(whole_loss, *args, name=label, input_names=input_names, **options)
+
+
+def gradgradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=None, seed=0, name=None):
+    """Check fn's *second* derivatives: gradcheck applied to fn's gradient, in float64.
+
+    The analytic gradient with create_graph=True,
+        g(x, v) = v · d fn(x)/dx          (v a fixed random grad_output, one per output element)
+    is a function of the inputs and of v; its own analytic gradient (one more backward, through
+    the recorded backward pass) is compared with central finite differences of g. This is what
+    catches a backward_graph whose value is right but whose graph is wrong (a factor taken as a
+    constant, a dependence on x or on the incoming gradient forgotten). First, g must equal the
+    plain first-order gradient: the two texts of each derivative have to agree.
+    Same arguments and inputs as gradcheck; returns True or raises GradcheckError.
+    """
+    from .autograd import enable_grad, grad
+    from .ops.shape import cat
+
+    label = name or _name(fn)
+    arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+    for i, x in enumerate(arrays):
+        if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.dtype != np.float64:
+            raise TypeError(f"gradgradcheck({label}): input {i} is {x.dtype}; second differences need float64 "
+                            "(pass x.astype(np.float64))")
+    checked = [i for i, x in enumerate(arrays) if isinstance(x, np.ndarray) and x.dtype == np.float64]
+    if not checked:
+        raise TypeError(f"gradgradcheck({label}): no float64 ndarray among the inputs, nothing to check")
+    with enable_grad():
+        out = fn(*[Tensor(a) if i in checked else a for i, a in enumerate(arrays)])
+    v = np.random.default_rng(seed + 1).standard_normal(out.shape)
+
+    def first_derivative(*args):
+        """v · d fn/dx for every checked input, flattened and joined: (Σ sizes,)."""
+        *xs, v = args
+        with enable_grad():  # gradcheck evaluates this under no_grad() for its differences
+            xs = [x if not isinstance(x, Tensor) or x.requires_grad else Tensor(x.data, requires_grad=True)
+                  for x in xs]
+            y = fn(*xs)
+            if not y.requires_grad:
+                raise GradcheckError(f"gradgradcheck({label}): the output does not depend on the inputs")
+            gs = grad(y, [xs[i] for i in checked], grad_outputs=v, create_graph=True, allow_unused=True)
+            parts = [(g if g is not None else Tensor(np.zeros(xs[i].shape))).reshape(-1)
+                     for i, g in zip(checked, gs)]
+            return cat(parts) if len(parts) > 1 else parts[0]
+
+    # the recorded gradient must have the first-order gradient's value
+    ts = [Tensor(a.copy(), requires_grad=True) if i in checked else a for i, a in enumerate(arrays)]
+    fn(*ts).backward(v)
+    plain = np.concatenate([(ts[i].grad if ts[i].grad is not None else np.zeros(arrays[i].shape)).reshape(-1)
+                            for i in checked])
+    recorded = first_derivative(*[Tensor(a.copy()) if i in checked else a for i, a in enumerate(arrays)],
+                                Tensor(v)).data
+    if not np.allclose(recorded, plain, rtol=1e-10, atol=1e-12):
+        k = int(np.argmax(np.abs(recorded - plain)))
+        raise GradcheckError(f"gradgradcheck({label}): the recorded gradient (create_graph=True) differs from "
+                             f"backward's: element {k} of the joined gradients, {recorded[k]:.6g} vs {plain[k]:.6g}; "
+                             "an op's backward_graph and backward disagree")
+    return gradcheck(first_derivative, *arrays, v, eps=eps, atol=atol, rtol=rtol, max_elements=max_elements,
+                     seed=seed, name=f"gradient of {label}")

@@ -145,11 +145,14 @@ class Tensor:
         return Tensor(self.data.astype(np.int64))
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, grad=None, retain_graph=False):
-        """Compute d(self)/d(leaf) for every leaf that requires grad; see autograd.backward."""
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
+        """Compute d(self)/d(leaf) for every leaf that requires grad; see autograd.backward.
+
+        create_graph=True records the backward pass, so each .grad is a Tensor with a graph
+        (differentiate it again for second derivatives); nanogen.grad() is usually handier."""
         from .autograd import backward
 
-        backward(self, grad, retain_graph=retain_graph)
+        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     def graph(self, format="text", path=None):
         """The graph backward() will walk from here: as indented text (default), as Graphviz DOT

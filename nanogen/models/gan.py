@@ -26,7 +26,8 @@ logits (N, 1). Alternatives and stabilisers, each a flag of `nanogen train gan|d
 hinge loss (Lim & Ye 2017; Miyato et al. 2018, Eq. 16-17), least squares (Mao et al. 2017,
 Eq. 2), one-sided label smoothing (Salimans et al. 2016, Sec. 3.4), separate learning rates
 (Heusel et al. 2017, TTUR), skipping D steps while D is far ahead, spectral normalisation of D
-(Miyato et al. 2018, Sec. 2.1 and Algorithm 1).
+(Miyato et al. 2018, Sec. 2.1 and Algorithm 1), the R1 gradient penalty on real data (Mescheder
+et al. 2018, Eq. 9; a second derivative, see wgan.py for the gradient penalty's lecture).
 Failure modes, stated plainly: mode collapse (G maps most z to a few outputs that fool the
 current D -- Goodfellow 2016, NIPS tutorial Sec. 5.1.1; see gan_toy.py and demos/mode_collapse.py);
 D winning (d_real -> 1, d_fake -> 0, loss_G climbing); oscillation. The losses do not measure
@@ -41,7 +42,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..autograd import no_grad
+from ..autograd import grad, no_grad
 from ..settings import setting
 from ..tensor import Tensor
 
@@ -70,6 +71,7 @@ class GANConfig:
     beta2: float = 0.999                   # Adam beta2
     d_skip_below: float = setting(None, "skip D's update whenever loss_d is already below this")
     spectral_norm: bool = setting(False, "spectral normalisation W / σ(W) on every weight of D (Miyato et al. 2018)")
+    r1: float = setting(0.0, "R1 penalty on real images: GAMMA/2 * E|grad_x D(x)|^2 (Mescheder et al. 2018); 0 is off")
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -249,6 +251,18 @@ def minimax_generator_loss(fake_logits):
     return -F.binary_cross_entropy_with_logits(fake_logits, _full(fake_logits, 0.0))
 
 
+def r1_penalty(real_logits, x_real):
+    """R1 (Mescheder et al. 2018, Eq. 9): E_x |∇_x D(x)|², the squared gradient norm of D's logit
+    at the real images, per example, averaged. x_real: the (N, 1, 28, 28) leaf D was called on
+    (requires_grad); real_logits: (N, 1). D's loss adds γ/2 times this: near the data D is made
+    flat, so G is not pushed past it (the oscillation the paper analyses, Sec. 4). The gradient is
+    recorded (create_graph=True): the penalty's own gradient is a second derivative of D.
+    With batch norm in D (dcgan) the rows of ∇ mix the batch a little; the penalty still works."""
+    (g,) = grad(real_logits.sum(), x_real, create_graph=True)       # (N, 1, 28, 28)
+    g = g.reshape(g.shape[0], -1)                                  # (N, 784)
+    return (g * g).sum(dim=1).mean()
+
+
 def d_output_probability(logits, loss="bce"):
     """Mean of D's output read as "probability real", for the diagnostics d_real and d_fake:
     σ(l) for bce and hinge (decision boundary at l = 0), l clipped to [0, 1] for lsgan (targets 0, 1)."""
@@ -273,11 +287,17 @@ def d_step(D, opt_d, x_real, x_fake, cfg, y=None):
     y: labels (N,) for a conditional D, else None. Returns the diagnostics of this step."""
     # BEGIN SOLUTION gan_discriminator_step
     opt_d.zero_grad()
+    if cfg.r1:
+        x_real = Tensor(x_real.data, requires_grad=True)  # R1 differentiates D at the real images
     real_logits = D(x_real, y)                            # (N, 1)
     fake_logits = D(x_fake, y)                            # (N, 1)
     loss = discriminator_loss(real_logits, fake_logits, cfg.loss, cfg.real_label)
     stats = {"loss_d": loss.item(), "d_real": d_output_probability(real_logits, cfg.loss),
              "d_fake": d_output_probability(fake_logits, cfg.loss), "grad_norm_d": 0.0}
+    if cfg.r1:
+        penalty = r1_penalty(real_logits, x_real)
+        loss = loss + 0.5 * cfg.r1 * penalty
+        stats["r1"] = penalty.item()
     if cfg.d_skip_below is not None:
         stats["skipped_d"] = float(loss.item() < cfg.d_skip_below)
         if stats["skipped_d"]:

@@ -149,7 +149,7 @@ class DCGAN(GANRecipe):
     name = "dcgan"
     help = "DCGAN on MNIST: transposed-conv generator, strided-conv discriminator (Radford et al. 2015)"
     defaults = {**GANRecipe.defaults, "epochs": 5}
-    flags = GANRecipe.flags + ("base_channels",)
+    flags = GANRecipe.flags + ("base_channels", "r1")
     image_flags = True
 
     def build(self, cfg, rng):

@@ -109,6 +109,16 @@ class Conv2d(Function):
             db = grad.sum(axis=(0, 2, 3)) if g is None else g.reshape(F, -1).sum(axis=1)
         return dx, dw, db if needs_b else None
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, w, b, y):
+        """The three gradients above as Tensor ops, recorded for create_graph=True (a second text
+        because backward works on cols and kernels, which a graph cannot see):
+            dL/dx = conv_transpose2d(grad, w)   the input gradient IS a transposed convolution
+            dL/dw = conv2d(x, grad) with N as the channel axis, stride and dilation swapped
+            dL/db = grad.sum(axis=(0, 2, 3))
+        Both convolutions have a backward_graph of their own, so derivatives of any order follow."""
+        return _conv_backward_graph(ctx, grad, x, w, transposed=False)
+
 
 class ConvTranspose2d(Function):
     """y = the adjoint of conv2d: every input pixel paints w-weighted copies into the output.
@@ -163,6 +173,14 @@ class ConvTranspose2d(Function):
         if needs_w:
             dw = _grouped_matmul(xr, gcols.transpose(0, 2, 1)).reshape(ctx.w_shape)
         return dx, dw, db
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, w, b, y):
+        """The gradients above as Tensor ops, for create_graph=True (conv2d's, mirrored):
+            dL/dx = conv2d(grad, w)             the adjoint of the adjoint
+            dL/dw = conv2d(grad, x) with N as the channel axis, stride and dilation swapped
+            dL/db = grad.sum(axis=(0, 2, 3))"""
+        return _conv_backward_graph(ctx, grad, x, w, transposed=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,3 +269,49 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
                          f"{tuple(weight.shape)}, stride {stride}, padding {padding}: reduce the padding")
     return ConvTranspose2d.apply(x, weight, bias, stride=stride, padding=padding, output_padding=output_padding,
                                  groups=int(groups), dilation=dilation)
+
+
+# ---------------------------------------------------------------------------------------------
+# Second derivatives: both backward passes written as convolutions of Tensors
+# ---------------------------------------------------------------------------------------------
+
+
+def _conv_backward_graph(ctx, grad, x, w, transposed):
+    """Conv2d / ConvTranspose2d backward_graph (groups=1): gradients as recorded convolutions.
+
+    The weight gradient is itself a convolution. For conv2d,
+        dL/dw[f, c, kh, kw] = Σ_{n, oh, ow} grad[n, f, oh, ow] * xpad[n, c, oh*S + kh*D, ow*S + kw*D]
+    is conv2d over x with the batch axis as channels -- input x^T: (C, N, H, W), filters grad^T:
+    (F, N, OH, OW) -- stepping kh by D (stride D) and oh by S (dilation S): the result (C, F, ., .)
+    transposed and cropped to (KH, KW) (the ragged rows conv2d's floor dropped are beyond KH).
+    conv_transpose2d's weight gradient is the same with x and grad trading places.
+    """
+    op = "conv_transpose2d" if transposed else "conv2d"
+    needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
+    KH, KW, stride, padding, dilation = ctx.geometry[:5]
+    N, C, H, W = x.shape
+    G = (grad.shape[1] // w.shape[1]) if transposed else (C // w.shape[1])
+    if G != 1:
+        raise RuntimeError(f"{op}: second derivatives (create_graph=True) are written for groups=1 only, "
+                           f"got groups={G}")
+    dx = dw = db = None
+    if needs_x:
+        if transposed:  # conv2d of grad maps y's size back to x's (crop if output_padding >= stride)
+            dx = Conv2d.apply(grad, w, None, stride=stride, padding=padding, dilation=dilation, groups=1)
+            dx = dx if dx.shape == x.shape else dx[:, :, :H, :W]
+        else:           # output_padding: the rows of x that the forward's floor division left over
+            OH, OW = grad.shape[2:]
+            extra = tuple(n + 2 * p - d * (k - 1) - 1 - s * (o - 1)
+                          for n, p, d, k, s, o in zip((H, W), padding, dilation, (KH, KW), stride, (OH, OW)))
+            dx = ConvTranspose2d.apply(grad, w, None, stride=stride, padding=padding, output_padding=extra,
+                                       groups=1, dilation=dilation)
+    if needs_w:
+        image, filters = (grad, x) if transposed else (x, grad)
+        z = Conv2d.apply(image.permute(1, 0, 2, 3), filters.permute(1, 0, 2, 3), None, stride=dilation,
+                         padding=padding, dilation=stride, groups=1)       # (C or F, F or C, >= KH, >= KW)
+        dw = z.permute(1, 0, 2, 3)
+        if dw.shape[2:] != (KH, KW):
+            dw = dw[:, :, :KH, :KW]
+    if needs_b:
+        db = grad.sum(dim=(0, 2, 3))
+    return dx, dw, db

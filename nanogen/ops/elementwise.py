@@ -5,6 +5,12 @@ Read autograd.py first (the Function contract). Every op here maps arrays of one
 same shape, so each backward is the chain rule for one number applied to every element:
 dL/dx = dL/dy * dy/dx. Broadcasting (x: (N, D) plus b: (D,)) is undone by the engine, not here:
 backward may return a gradient of the broadcast shape and autograd.unbroadcast sums it down.
+Each op states its derivative twice, side by side: `backward` on arrays (the fast first-order
+path, nothing recorded) and `backward_graph`, the same formula on Tensors, which the engine
+calls for create_graph=True so that the gradient is itself a graph and can be differentiated
+again. Here the two texts are nearly word for word the same: `grad * y` reads alike for an
+ndarray and a Tensor. What differs: x, y are the op's input and output *Tensors* (so the second
+derivative flows through them), and a piecewise-constant factor (sign, a mask) is a constant.
 """
 
 import numpy as np
@@ -56,6 +62,10 @@ class Add(Function):
     def backward(ctx, grad):
         return grad, grad
 
+    @staticmethod
+    def backward_graph(ctx, grad, a, b, y):
+        return grad, grad
+
 
 class Sub(Function):
     """y = a - b           dL/da = grad, dL/db = -grad"""
@@ -66,6 +76,10 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def backward_graph(ctx, grad, a, b, y):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
 
 
@@ -86,6 +100,12 @@ class Mul(Function):
         return da, db
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad, a, b, y):
+        da = grad * b if ctx.needs_input_grad[0] else None
+        db = grad * a if ctx.needs_input_grad[1] else None
+        return da, db
+
 
 class Div(Function):
     """y = a / b           dL/da = grad / b, dL/db = -grad * a / b^2 = -grad * y / b"""
@@ -105,6 +125,12 @@ class Div(Function):
         return da, db
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad, a, b, y):
+        da = grad / b if ctx.needs_input_grad[0] else None
+        db = -grad * y / b if ctx.needs_input_grad[1] else None
+        return da, db
+
 
 class Pow(Function):
     """y = a ** b          dL/da = grad * b * a^(b-1), dL/db = grad * y * log(a)   (a > 0 for db)"""
@@ -120,6 +146,12 @@ class Pow(Function):
         a, b, y = ctx.saved
         da = grad * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
         db = grad * y * np.log(a) if ctx.needs_input_grad[1] else None
+        return da, db
+
+    @staticmethod
+    def backward_graph(ctx, grad, a, b, y):
+        da = grad * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        db = grad * y * (log(a) if isinstance(a, Tensor) else np.log(a)) if ctx.needs_input_grad[1] else None
         return da, db
 
 
@@ -138,6 +170,11 @@ class Maximum(Function):
         share = share.astype(grad.dtype)
         return grad * share, grad * (1 - share)
 
+    @staticmethod
+    def backward_graph(ctx, grad, a, b, y):
+        share = ((_d(a) > _d(b)) + 0.5 * (_d(a) == _d(b))).astype(grad.dtype)  # a constant: 0, ½ or 1
+        return grad * share, grad * (1 - share)
+
 
 class Minimum(Function):
     """y = min(a, b) elementwise    the gradient goes to the smaller input; ties share it equally"""
@@ -151,6 +188,11 @@ class Minimum(Function):
     def backward(ctx, grad):
         a, b = ctx.saved
         share = ((a < b) + 0.5 * (a == b)).astype(grad.dtype)
+        return grad * share, grad * (1 - share)
+
+    @staticmethod
+    def backward_graph(ctx, grad, a, b, y):
+        share = ((_d(a) < _d(b)) + 0.5 * (_d(a) == _d(b))).astype(grad.dtype)
         return grad * share, grad * (1 - share)
 
 
@@ -170,6 +212,13 @@ class Where(Function):
         db = np.where(cond, zero, grad) if ctx.needs_input_grad[2] else None
         return None, da, db
 
+    @staticmethod
+    def backward_graph(ctx, grad, cond, a, b, y):
+        cond = _d(cond)
+        da = where(cond, grad, 0.0) if ctx.needs_input_grad[1] else None
+        db = where(cond, 0.0, grad) if ctx.needs_input_grad[2] else None
+        return None, da, db
+
 
 # ---------------------------------------------------------------------------- unary
 
@@ -183,6 +232,10 @@ class Neg(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return (-grad,)
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
         return (-grad,)
 
 
@@ -202,6 +255,10 @@ class Exp(Function):
         return (grad * y,)
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (grad * y,)
+
 
 class Log(Function):
     """y = log(x)          dL/dx = grad / x"""
@@ -218,6 +275,10 @@ class Log(Function):
         return (grad / x,)
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (grad / x,)
+
 
 class Sqrt(Function):
     """y = sqrt(x)         dL/dx = grad / (2 y)"""
@@ -233,6 +294,10 @@ class Sqrt(Function):
         (y,) = ctx.saved
         return (grad / (2 * y),)
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (grad / (2 * y),)
+
 
 class Abs(Function):
     """y = |x|             dL/dx = grad * sign(x)   (0 at x = 0, as PyTorch)"""
@@ -246,6 +311,10 @@ class Abs(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved
         return (grad * np.sign(x),)
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (grad * np.sign(x.data),)  # sign(x) is piecewise constant: its own derivative is 0
 
 
 class Clamp(Function):
@@ -267,6 +336,15 @@ class Clamp(Function):
             inside &= x <= ctx.hi
         return (grad * inside,)
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        inside = np.ones(x.shape, dtype=bool)
+        if ctx.lo is not None:
+            inside &= x.data >= ctx.lo
+        if ctx.hi is not None:
+            inside &= x.data <= ctx.hi
+        return (grad * inside,)
+
 
 class Cast(Function):
     """y = x converted to `dtype`   dL/dx = grad converted back to x's dtype"""
@@ -278,6 +356,10 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return (grad.astype(ctx.in_dtype),)
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
         return (grad.astype(ctx.in_dtype),)
 
 

@@ -4,6 +4,8 @@ Read ops/elementwise.py first. These are where the flops are: NumPy hands `@` to
 runs near the machine's peak, so the ops add nothing but the right transposes. The backward
 of y = a @ b follows from dy_ij = Σ_k da_ik b_kj + a_ik db_kj:
     dL/da = grad @ b^T      dL/db = a^T @ grad
+backward_graph states the same products on Tensors (for create_graph=True): every gradient of
+a matrix product is again a matrix product, so the second derivative needs nothing new.
 """
 
 import numpy as np
@@ -55,6 +57,21 @@ class MatMul(Function):
         return da, db
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad, a, b, y):
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a        # (K,) -> (1, K)
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b       # (K,) -> (K, 1)
+        g = grad.unsqueeze(-2) if a.ndim == 1 else grad  # put back the N = 1 axis
+        g = g.unsqueeze(-1) if b.ndim == 1 else g        # ... and the M = 1 axis
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            da = g @ b2.transpose(-1, -2)
+            da = da.squeeze(-2) if a.ndim == 1 else da
+        if ctx.needs_input_grad[1]:
+            db = a2.transpose(-1, -2) @ g
+            db = db.squeeze(-1) if b.ndim == 1 else db
+        return da, db
+
 
 class Linear(Function):
     """y = x @ w.T + b                       (one node: matmul and bias together)
@@ -88,6 +105,15 @@ class Linear(Function):
         db = g2.sum(axis=0) if need_b else None
         return dx, dw, db
         # END SOLUTION
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, w, b, y):
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g2 = grad.reshape(-1, grad.shape[-1])   # (..., O) -> (N, O)
+        dx = (grad @ w) if need_x else None
+        dw = (g2.T @ x.reshape(-1, x.shape[-1])) if need_w else None
+        db = g2.sum(dim=0) if need_b else None
+        return dx, dw, db
 
 
 # ---------------------------------------------------------------------------- public functions

@@ -6,7 +6,8 @@ Read ops/activation.py first. Each loss is one op computing the per-element loss
 the `reduction` ('mean' | 'sum' | 'none', as in PyTorch). The stable forms are the point of this
 file: BCE from logits never takes log(sigmoid(z)) (log(0) for z << 0); cross-entropy works on
 logits through logsumexp; the VAE's Gaussians are given by log-variance, so no variance is ever
-negative and no log of 0 appears.
+negative and no log of 0 appears. Where a loss has a `backward_graph`, it is its backward's
+formula on Tensors (for create_graph=True: gradient penalties differentiate through a loss).
 """
 
 import math
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor, as_array
-from .activation import _sigmoid
+from .activation import _sigmoid, sigmoid, softmax
 
 _REDUCTIONS = ("mean", "sum", "none", "batchmean")
 
@@ -57,6 +58,11 @@ class SquaredError(Function):
         dx = grad * 2 * d
         return dx, (-dx if ctx.needs_input_grad[1] else None)
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, t, y):
+        dx = grad * 2 * (x - t)
+        return dx, (-dx if ctx.needs_input_grad[1] else None)
+
 
 class AbsoluteError(Function):
     """l = |x - t|                   dL/dx = grad * sign(x - t),  dL/dt = -dL/dx"""
@@ -71,6 +77,11 @@ class AbsoluteError(Function):
     def backward(ctx, grad):
         (d,) = ctx.saved
         dx = grad * np.sign(d)
+        return dx, (-dx if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, t, y):
+        dx = grad * np.sign(x.data - (t.data if isinstance(t, Tensor) else t))  # piecewise constant
         return dx, (-dx if ctx.needs_input_grad[1] else None)
 
 
@@ -92,6 +103,12 @@ class BinaryCrossEntropyWithLogits(Function):
     def backward(ctx, grad):
         z, t = ctx.saved
         dz = grad * (_sigmoid(z) - t)
+        dt = grad * -z if ctx.needs_input_grad[1] else None
+        return dz, dt
+
+    @staticmethod
+    def backward_graph(ctx, grad, z, t, y):
+        dz = grad * (sigmoid(z) - t)
         dt = grad * -z if ctx.needs_input_grad[1] else None
         return dz, dt
 
@@ -143,6 +160,13 @@ class CrossEntropy(Function):
         dz[np.arange(len(y)), y] -= grad
         return dz, None
 
+    @staticmethod
+    def backward_graph(ctx, grad, z, labels, y):
+        labels = labels.data if isinstance(labels, Tensor) else labels
+        onehot = np.zeros(z.shape, dtype=z.dtype)
+        onehot[np.arange(len(labels)), labels] = 1
+        return grad.unsqueeze(1) * (softmax(z, dim=1) - onehot), None
+
 
 class NLL(Function):
     """l_n = -logp_n[y_n]      logp: (N, C) log-probabilities, y: (N,)     dL/dlogp = -grad at [n, y_n]"""
@@ -174,6 +198,10 @@ class KLStandardNormal(Function):
         ctx.save_for_backward(mu, var)
         return 0.5 * (mu * mu + var - 1 - logvar)
         # END SOLUTION
+
+    @staticmethod
+    def backward_graph(ctx, grad, mu, logvar, y):
+        return grad * mu, grad * 0.5 * (logvar.exp() - 1)
 
     @staticmethod
     def backward(ctx, grad):

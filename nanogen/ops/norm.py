@@ -11,13 +11,17 @@ on every x, dL/dx is not just grad * weight / std: with M values per statistic,
 (the two sums remove the parts of the gradient that would move the mean or the variance). The
 kernels (nanogen/kernels/norm.py) compute the sums and apply this in two passes.
 Dropout (Srivastava et al. 2014) lives here too: like batch norm it acts differently in training.
+Second derivatives (create_graph=True): the fused kernels have no Tensor form, so batch and
+layer norm's backward_graph writes the forward formula above with ordinary ops and lets the
+engine differentiate it (autograd.composite_backward): the same math, stated once more only
+as the forward it is, slower, and used only when a gradient must be differentiated again.
 """
 
 import numbers
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, composite_backward
 from ..kernels import elementwise as elementwise_kernels
 from ..kernels import norm as norm_kernels
 from ..random import default_rng
@@ -61,7 +65,7 @@ class BatchNorm(Function):
             y = norm_kernels.batch_norm_eval_forward(x3, mean, var, w, b, eps)
             invstd = 1 / np.sqrt(var + x.dtype.type(eps))
         ctx.save_for_backward(x3, mean, invstd, w)
-        ctx.training = training
+        ctx.training, ctx.eps = training, eps
         return y.reshape(x.shape)
 
     @staticmethod
@@ -71,6 +75,27 @@ class BatchNorm(Function):
         g3 = np.ascontiguousarray(grad).reshape(x3.shape)
         dx, dw, db = norm_kernels.batch_norm_backward(g3, x3, mean, invstd, w, ctx.training)
         return dx.reshape(grad.shape), dw if need_w else None, db if need_b else None
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, weight, bias, y):
+        # the kernels' fused backward has no Tensor form; differentiate the formula itself instead
+        mean, invstd = ctx.saved[1], ctx.saved[2]  # used in eval mode, where they are constants
+
+        def batch_norm_spelled_out(x, weight, bias):
+            N, C = x.shape[:2]
+            v = x.reshape(N, C, -1)                                    # (N, C, H, W) -> (N, C, H*W)
+            if ctx.training:                                           # statistics of this batch
+                centred = v - v.mean(dim=(0, 2), keepdim=True)
+                xhat = centred / ((centred * centred).mean(dim=(0, 2), keepdim=True) + ctx.eps).sqrt()
+            else:                                                      # running statistics: constants
+                xhat = (v - mean.reshape(1, C, 1)) * invstd.reshape(1, C, 1)
+            if weight is not None:
+                xhat = xhat * weight.reshape(1, C, 1)
+            if bias is not None:
+                xhat = xhat + bias.reshape(1, C, 1)
+            return xhat.reshape(x.shape)
+
+        return composite_backward(batch_norm_spelled_out, grad, x, weight, bias)
 
 
 class LayerNorm(Function):
@@ -91,7 +116,7 @@ class LayerNorm(Function):
         b = bias.reshape(D) if bias is not None else np.zeros(D, dtype=x.dtype)
         y, mean, invstd = norm_kernels.layer_norm_forward(x2, w, b, eps)
         ctx.save_for_backward(x2, mean, invstd, w)
-        ctx.normalized_shape = normalized_shape
+        ctx.normalized_shape, ctx.eps = normalized_shape, eps
         return y.reshape(x.shape)
 
     @staticmethod
@@ -102,6 +127,22 @@ class LayerNorm(Function):
         dx, dw, db = norm_kernels.layer_norm_backward(g2, x2, mean, invstd, w)
         S = ctx.normalized_shape
         return dx.reshape(grad.shape), dw.reshape(S) if need_w else None, db.reshape(S) if need_b else None
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, weight, bias, y):
+        # the kernels' fused backward has no Tensor form; differentiate the formula itself instead
+        def layer_norm_spelled_out(x, weight, bias):
+            D = int(np.prod(ctx.normalized_shape))
+            v = x.reshape(-1, D)                                       # (..., *S) -> (M, D)
+            centred = v - v.mean(dim=1, keepdim=True)
+            xhat = centred / ((centred * centred).mean(dim=1, keepdim=True) + ctx.eps).sqrt()
+            if weight is not None:
+                xhat = xhat * weight.reshape(D)
+            if bias is not None:
+                xhat = xhat + bias.reshape(D)
+            return xhat.reshape(x.shape)
+
+        return composite_backward(layer_norm_spelled_out, grad, x, weight, bias)
 
 
 class Dropout(Function):
@@ -120,6 +161,11 @@ class Dropout(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        (mask,) = ctx.saved
+        return (grad * mask,)
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
         (mask,) = ctx.saved
         return (grad * mask,)
 

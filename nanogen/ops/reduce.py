@@ -4,6 +4,8 @@ Read ops/elementwise.py first. A reduction maps x: (N, D) to y: (N,) (dim=1) or 
 so backward must *spread* dL/dy back over the reduced axes. Every backward here starts the
 same way: put the reduced axes back as size-1 axes (`_keep`), then broadcast to x's shape.
 Arguments follow PyTorch: `dim` (int, tuple or None for all) and `keepdim`.
+`backward_graph` (for create_graph=True, docs/double_backward.md) does the same with Tensor ops:
+a reshape that puts the axes back, then expand; max/min have none yet.
 """
 
 import builtins
@@ -41,6 +43,13 @@ def _keep(grad, in_shape, axes, keepdim):
     return np.expand_dims(grad, axes) if len(in_shape) else grad
 
 
+def _keep_tensor(grad, in_shape, axes, keepdim):
+    """_keep for a recorded gradient (a Tensor): the reduced axes back as size 1, by a reshape."""
+    if keepdim or not axes:
+        return grad
+    return grad.reshape(tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
+
+
 def _count(shape, axes):
     return int(np.prod([shape[a] for a in axes])) if axes else 1
 
@@ -61,6 +70,10 @@ class Sum(Function):
         return (np.broadcast_to(g, ctx.shape),)
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (_keep_tensor(grad, ctx.shape, ctx.axes, ctx.keepdim).expand(*ctx.shape),)
+
 
 class Mean(Function):
     """y = (1/M) Σ x over `axes` (M = number of elements reduced)      dL/dx = grad / M, broadcast"""
@@ -74,6 +87,11 @@ class Mean(Function):
     def backward(ctx, grad):
         g = _keep(grad, ctx.shape, ctx.axes, ctx.keepdim) / grad.dtype.type(_count(ctx.shape, ctx.axes))
         return (np.broadcast_to(g, ctx.shape),)
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        g = _keep_tensor(grad, ctx.shape, ctx.axes, ctx.keepdim) / _count(ctx.shape, ctx.axes)
+        return (g.expand(*ctx.shape),)
 
 
 class MaxMinOp(Function):
@@ -128,6 +146,11 @@ class Var(Function):
         g = _keep(grad, ctx.shape, ctx.axes, ctx.keepdim)
         return (g * centred * (grad.dtype.type(2.0) / grad.dtype.type(ctx.denom)),)
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        centred = x - x.mean(dim=ctx.axes, keepdim=True)
+        return (_keep_tensor(grad, ctx.shape, ctx.axes, ctx.keepdim) * centred * (2.0 / ctx.denom),)
+
 
 class LogSumExp(Function):
     """y = log Σ exp(x) over `axes`, as m + log Σ exp(x - m) with m = max(x): no overflow
@@ -147,6 +170,11 @@ class LogSumExp(Function):
         x, y = ctx.saved
         g = _keep(grad, ctx.shape, ctx.axes, ctx.keepdim)
         return (g * np.exp(x - y),)
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        keep = lambda t: _keep_tensor(t, ctx.shape, ctx.axes, ctx.keepdim)  # noqa: E731
+        return (keep(grad) * (x - keep(y)).exp(),)
 
 
 # ---------------------------------------------------------------------------- public functions

@@ -5,6 +5,8 @@ Read ops/elementwise.py first. These ops move numbers around without changing th
 backward moves the gradient back the same way: reshape's backward reshapes, permute's applies
 the inverse permutation, indexing's scatters into zeros (adding where an index repeats), cat's
 slices, pad's crops.
+For create_graph=True each also has a `backward_graph` doing the same moves with Tensor ops;
+indexing's scatter is an op of its own there (IndexAdd), the adjoint of GetItem.
 """
 
 import numpy as np
@@ -25,6 +27,10 @@ class Reshape(Function):
     def backward(ctx, grad):
         return (grad.reshape(ctx.in_shape),)
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (grad.reshape(ctx.in_shape),)
+
 
 class Permute(Function):
     """y = x with axes reordered: y.shape[i] = x.shape[dims[i]]    dL/dx = grad with the inverse order"""
@@ -38,6 +44,10 @@ class Permute(Function):
     def backward(ctx, grad):
         return (grad.transpose(np.argsort(ctx.dims)),)
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (grad.permute(*(int(d) for d in np.argsort(ctx.dims))),)
+
 
 class Expand(Function):
     """y = x broadcast to `shape` (a view, no copy)      dL/dx = grad summed back (by the engine)"""
@@ -49,6 +59,10 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, grad):
         return (grad,)  # autograd.unbroadcast sums over the expanded axes
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (grad,)
 
 
 class GetItem(Function):
@@ -73,6 +87,36 @@ class GetItem(Function):
             dx[ctx.index] = grad
         return (dx,)
 
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (IndexAdd.apply(grad, shape=ctx.in_shape, index=ctx.index, advanced=ctx.advanced),)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with x added at `index`: GetItem's backward as an op of its own, so that
+    a recorded gradient can go through it (its backward is GetItem again: the two are adjoints).
+
+    dL/dx = grad[index]
+    """
+
+    @staticmethod
+    def forward(ctx, x, shape=(), index=None, advanced=False):
+        ctx.index = index
+        y = np.zeros(shape, dtype=x.dtype)
+        if advanced:
+            np.add.at(y, index, x)
+        else:
+            y[index] = x
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (np.asarray(grad[ctx.index]),)
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (GetItem.apply(grad, index=ctx.index),)
+
 
 def _is_advanced(index):
     items = index if isinstance(index, tuple) else (index,)
@@ -92,6 +136,15 @@ class Cat(Function):
         cuts = np.cumsum(ctx.sizes)[:-1]
         return tuple(np.split(grad, cuts, axis=ctx.dim))
 
+    @staticmethod
+    def backward_graph(ctx, grad, *xs, y):
+        out, start = [], 0
+        for n in ctx.sizes:  # the slice of grad that came from each input
+            index = (slice(None),) * ctx.dim + (slice(start, start + n),)
+            out.append(GetItem.apply(grad, index=index))
+            start += n
+        return tuple(out)
+
 
 class Stack(Function):
     """y = the inputs stacked along a new axis `dim`      dL/dx_k = grad indexed at k along dim"""
@@ -105,6 +158,10 @@ class Stack(Function):
     def backward(ctx, grad):
         return tuple(np.moveaxis(grad, ctx.dim, 0))
 
+    @staticmethod
+    def backward_graph(ctx, grad, *xs, y):
+        return tuple(GetItem.apply(grad, index=(slice(None),) * ctx.dim + (k,)) for k in range(len(xs)))
+
 
 class Pad(Function):
     """y = x with `value` added around it: pad = ((before, after) per axis)    dL/dx = grad cropped"""
@@ -117,6 +174,10 @@ class Pad(Function):
     @staticmethod
     def backward(ctx, grad):
         return (grad[ctx.crop],)
+
+    @staticmethod
+    def backward_graph(ctx, grad, x, y):
+        return (GetItem.apply(grad, index=ctx.crop),)
 
 
 # ---------------------------------------------------------------------------- public functions

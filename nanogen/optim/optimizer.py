@@ -156,6 +156,8 @@ class Optimizer:
                     grad = p.grad
                     if grad is None:
                         continue
+                    if isinstance(grad, Tensor):  # after backward(create_graph=True)
+                        grad = grad.data
                     if grad.shape != p.shape or grad.dtype != p.dtype:
                         raise ValueError(f"{name}.step: a parameter of shape {p.shape} and dtype {p.dtype} has a "
                                          f"grad of shape {grad.shape} and dtype {grad.dtype}; they must match")
