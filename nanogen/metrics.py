@@ -352,13 +352,13 @@ def _image_pair(x, target, op):
 def psnr(x, target, data_range=1.0):
     """Peak signal-to-noise ratio per image, in dB: 10 log10(data_range^2 / MSE(x, target)).
 
-    x, target: (N, C, H, W) in [0, data_range].   ->   (N,) float64; +inf where x == target.
+    x, target: (N, C, H, W) in [0, data_range].   ->   (N,) float64, capped at 100 dB (MSE floored
+    at 1e-10 data_range^2) so that one exact copy does not make a mean over images infinite.
     Higher is better; every 6 dB halves the root-mean-square error.
     """
     a, b = _image_pair(x, target, "psnr")
-    mse = np.mean((a - b) ** 2, axis=(1, 2, 3))
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(data_range ** 2 / mse)
+    mse = np.maximum(np.mean((a - b) ** 2, axis=(1, 2, 3)), 1e-10 * data_range ** 2)
+    return 10.0 * np.log10(data_range ** 2 / mse)
 
 
 def _gaussian_window(size, sigma):
