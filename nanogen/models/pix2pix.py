@@ -56,6 +56,7 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..autograd import no_grad
+from ..settings import setting
 from ..tensor import Tensor
 from .dcgan import dcgan_init_
 from .gan import d_step, discriminator_loss, generator_loss, grad_norm
@@ -65,15 +66,18 @@ TASKS = ("outline", "inpaint", "edges")
 
 @dataclass
 class Pix2PixConfig:
-    task: str = "outline"             # which paired data set: outline, inpaint or edges (see make_input)
-    base_channels: int = 32           # C: channels of the first conv of G and of D
-    dropout: float = 0.5              # G's decoder dropout: the noise source (Sec. 3.1)
-    dropout_at_test: bool = True      # keep dropout on when translating, as the paper does
-    l1_weight: float = 100.0          # lambda in G* = arg min max L_cGAN + lambda L_L1 (Eq. 4)
-    adversarial: bool = True          # False: the L1-only twin (the same U-Net, no D, no GAN term)
-    lr: float = 2e-4                  # Adam step size of G and D (Sec. 3.3)
+    """pix2pix's settings; fields made with setting(default, help) are `nanogen train pix2pix` flags."""
+
+    task: str = setting("outline", "input made from each image (make_input): outline, inpaint or edges",
+                        choices=TASKS)
+    base_channels: int = setting(32, "C, channels of the first conv of G and of D", is_positive=True)
+    dropout: float = setting(0.5, "dropout in G's decoder: the noise source (Sec. 3.1)")
+    dropout_at_test: bool = setting(True, "keep G's dropout on when translating, as the paper does")
+    l1_weight: float = setting(100.0, "lambda in G* = arg min max L_cGAN + lambda L_L1 (Eq. 4)", is_positive=True)
+    adversarial: bool = True          # False: the L1-only twin (the same U-Net, no D, no GAN term; --l1-only)
+    lr: float = 2e-4                  # Adam step size of G and D (Sec. 3.3; the --lr flag)
     betas: tuple = (0.5, 0.999)       # Adam betas (Sec. 3.3)
-    inpaint_size: int = 12            # inpaint: side of the square hidden from the generator
+    inpaint_size: int = setting(12, "inpaint: side of the square hidden from the generator", is_positive=True)
     loss: str = "bce"                 # gan.py's loss names; pix2pix uses the BCE game
     real_label: float = 1.0           # for gan.d_step: no label smoothing
     d_skip_below: float = None        # for gan.d_step: never skip D's update

@@ -5,7 +5,7 @@ training loop (nanogen/train.py), draws input | output | target rows and evaluat
     --task outline|inpaint|edges   which input is made from each training image (pix2pix.make_input);
                                    edges is meant for --dataset fashion-mnist (edges -> garment)
     --l1-only                      the same U-Net trained on lambda * L1 alone: the paper's baseline
-    --l1-weight L                  lambda (default 100, as the paper)
+The model's flags (--l1-weight, --base-channels, ...) come from Pix2PixConfig: `nanogen train pix2pix --help`.
 Evaluation (`nanogen eval RUN --json`, img2img.py): on the test set, inputs made with a fixed seed,
     l1, psnr, ssim          outputs against their targets
     accuracy, fcd           nanogen's MNIST classifier on the outputs (MNIST only)
@@ -17,13 +17,13 @@ import os
 
 import numpy as np
 
-from ..cli import positive
+from .. import settings
 from ..optim import Adam
 from ..tensor import Tensor
 from ..train import Recipe
 from . import register
 from .img2img import classifier_for, evaluate_outputs, read_images
-from .pix2pix import TASKS, PatchDiscriminator, Pix2PixConfig, UNetGenerator, make_input, train_step, translate
+from .pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator, make_input, train_step, translate
 
 EVAL_SEED = 1234        # the test inputs (inpaint squares) are the same for every run and model
 
@@ -35,33 +35,22 @@ class Pix2PixRecipe(Recipe):
     defaults = {"epochs": 3, "batch_size": 64, "lr": 2e-4}
     drop_last = True                    # batch norm dislikes a last batch of 1
 
-    @staticmethod
-    def add_arguments(parser):
-        d = Pix2PixConfig()
-        parser.add_argument("--task", choices=TASKS, default=d.task,
-                            help="input made from each image: outline, inpaint or edges (default %(default)s)")
+    config_class = Pix2PixConfig
+    flags = ("task", "base_channels", "dropout", "dropout_at_test", "l1_weight", "inpaint_size")
+
+    @classmethod
+    def add_arguments(cls, parser):
+        super().add_arguments(parser)
         parser.add_argument("--l1-only", action="store_true",
                             help="train the U-Net on L1 alone, without D: the baseline the GAN should beat")
-        parser.add_argument("--l1-weight", type=positive(float, "--l1-weight"), default=d.l1_weight,
-                            help="lambda, the weight of L1 against the GAN term (default %(default)s)")
-        parser.add_argument("--base-channels", type=positive(int, "--base-channels"), default=d.base_channels,
-                            help="C, channels of the first conv of G and D (default %(default)s)")
-        parser.add_argument("--dropout", type=float, default=d.dropout,
-                            help="dropout in G's decoder, the noise source (default %(default)s)")
-        parser.add_argument("--no-test-dropout", action="store_true",
-                            help="switch G's dropout off when translating (the paper keeps it on)")
         parser.add_argument("--classifier", default=None,
                             help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER or "
                                  "runs/classifier/checkpoint.npz)")
 
-    @staticmethod
-    def model_config(c):
-        """A Pix2PixConfig from a run's config dict (the CLI's dests)."""
-        d = Pix2PixConfig()
-        return Pix2PixConfig(task=c.get("task", d.task), base_channels=c.get("base_channels", d.base_channels),
-                             dropout=c.get("dropout", d.dropout), dropout_at_test=not c.get("no_test_dropout"),
-                             l1_weight=c.get("l1_weight", d.l1_weight), adversarial=not c.get("l1_only"),
-                             lr=c.get("lr", d.lr))
+    def model_config(self, config):
+        """The Pix2PixConfig of a run: its flags, plus --l1-only and --lr."""
+        return settings.build(Pix2PixConfig, config, self.flags, adversarial=not config.get("l1_only"),
+                              lr=config.get("lr", self.defaults["lr"]))
 
     def __init__(self, config, rng):
         self.config = dict(config)

@@ -59,6 +59,7 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..autograd import no_grad
+from ..settings import setting
 from ..tensor import Tensor
 from .classifier import MNIST_MEAN, MNIST_STD
 from .gan import d_step, generator_loss, grad_norm
@@ -68,15 +69,17 @@ SCALES = (2, 4)
 
 @dataclass
 class SRConfig:
-    scale: int = 4                    # r: the low-resolution image is 28/r x 28/r
-    channels: int = 32                # C, width of G's residual trunk
-    d_channels: int = 16              # D's first width (the paper: 64)
-    n_res_blocks: int = 4             # B, residual blocks in G
-    pixel_weight: float = 1.0         # weight of the pixel MSE
-    content_weight: float = 0.1       # weight of l_X, the classifier-feature MSE (0: no content loss)
-    adv_weight: float = 1e-3          # weight of l_Gen, 10^-3 as the paper (Eq. 3)
-    adversarial: bool = True          # False (with content_weight 0): the MSE-only twin, no D
-    lr: float = 5e-4                  # Adam step size of G and D
+    """SRGAN's settings; fields made with setting(default, help) are `nanogen train superres` flags."""
+
+    scale: int = setting(4, "r, the upscaling factor: the input is 28/r x 28/r", choices=SCALES)
+    channels: int = setting(32, "C, width of G's residual trunk", is_positive=True)
+    d_channels: int = setting(16, "D's first width (the paper: 64)", is_positive=True)
+    n_res_blocks: int = setting(4, "B, residual blocks in G", is_positive=True)
+    pixel_weight: float = setting(1.0, "weight of the pixel MSE")
+    content_weight: float = setting(0.1, "weight of l_X, the classifier-feature MSE (0: no content loss)")
+    adv_weight: float = setting(1e-3, "weight of l_Gen, the adversarial loss (10^-3 as the paper, Eq. 3)")
+    adversarial: bool = True          # False (with content_weight 0): the MSE-only twin, no D (--mse-only)
+    lr: float = 5e-4                  # Adam step size of G and D (the --lr flag)
     betas: tuple = (0.5, 0.999)       # Adam betas (the GAN setting of gan.py)
     loss: str = "bce"                 # for gan.d_step: the BCE game
     real_label: float = 1.0           # for gan.d_step: no label smoothing

@@ -7,6 +7,7 @@ original rows and evaluates.
     --mse-only               the same generator trained on pixel MSE alone (SRResNet-MSE), no D
     --content-weight W       weight of the classifier-feature loss (default 0.1; 0 switches it off)
     --adv-weight W           weight of the adversarial loss (default 1e-3, as the paper)
+    (these and the other model flags come from SRConfig: `nanogen train superres --help`)
 Training (unless --mse-only) needs nanogen's MNIST classifier ($NANOGEN_CLASSIFIER, --classifier
 or runs/classifier; `nanogen train classifier` makes it).
 Evaluation (`nanogen eval RUN --json`, img2img.py): on the test set, for the model and for
@@ -20,29 +21,14 @@ import os
 
 import numpy as np
 
-from ..cli import positive
+from .. import settings
 from ..optim import Adam
 from ..tensor import Tensor
 from ..train import Recipe
 from . import register
 from .img2img import classifier_for, evaluate_outputs, read_images
-from .superres import (SCALES, SRConfig, SRDiscriminator, SRGenerator, bicubic_upsample, bilinear_upsample,
+from .superres import (SRConfig, SRDiscriminator, SRGenerator, bicubic_upsample, bilinear_upsample,
                        classifier_content_features, downsample, super_resolve, train_step)
-
-
-def _non_negative(name):
-    """An argparse type: a float >= 0 (a weight that may switch its term off)."""
-    import argparse
-
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number >= 0, got {text!r}") from None
-        if not v >= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be a number >= 0, got {v}")
-        return v
-    return parse
 
 
 @register
@@ -52,35 +38,22 @@ class SuperResRecipe(Recipe):
     defaults = {"epochs": 1, "batch_size": 32, "lr": 5e-4}
     drop_last = True
 
-    @staticmethod
-    def add_arguments(parser):
-        d = SRConfig()
-        parser.add_argument("--scale", type=int, choices=SCALES, default=d.scale,
-                            help="upscaling factor r: the input is 28/r x 28/r (default %(default)s)")
+    config_class = SRConfig
+    flags = ("scale", "channels", "d_channels", "n_res_blocks", "pixel_weight", "content_weight", "adv_weight")
+
+    @classmethod
+    def add_arguments(cls, parser):
+        super().add_arguments(parser)
         parser.add_argument("--mse-only", action="store_true",
                             help="train G on pixel MSE alone (SRResNet-MSE): the baseline SRGAN is compared with")
-        parser.add_argument("--content-weight", type=_non_negative("--content-weight"), default=d.content_weight,
-                            help="weight of the classifier-feature content loss (default %(default)s)")
-        parser.add_argument("--adv-weight", type=_non_negative("--adv-weight"), default=d.adv_weight,
-                            help="weight of the adversarial loss (default %(default)s)")
-        parser.add_argument("--channels", type=positive(int, "--channels"), default=d.channels,
-                            help="C, G's trunk width and D's first width (default %(default)s)")
-        parser.add_argument("--n-res-blocks", type=positive(int, "--n-res-blocks"), default=d.n_res_blocks,
-                            help="B, residual blocks in G (default %(default)s)")
         parser.add_argument("--classifier", default=None,
                             help="classifier checkpoint for the content loss and eval (default "
                                  "$NANOGEN_CLASSIFIER or runs/classifier/checkpoint.npz)")
 
-    @staticmethod
-    def model_config(c):
-        """An SRConfig from a run's config dict (the CLI's dests)."""
-        d = SRConfig()
-        mse_only = bool(c.get("mse_only"))
-        return SRConfig(scale=c.get("scale", d.scale), channels=c.get("channels", d.channels),
-                        n_res_blocks=c.get("n_res_blocks", d.n_res_blocks),
-                        content_weight=0.0 if mse_only else c.get("content_weight", d.content_weight),
-                        adv_weight=0.0 if mse_only else c.get("adv_weight", d.adv_weight),
-                        adversarial=not mse_only, lr=c.get("lr", d.lr))
+    def model_config(self, config):
+        """The SRConfig of a run: its flags, plus --mse-only (no content loss, no D) and --lr."""
+        fixed = {"content_weight": 0.0, "adv_weight": 0.0, "adversarial": False} if config.get("mse_only") else {}
+        return settings.build(SRConfig, config, self.flags, lr=config.get("lr", self.defaults["lr"]), **fixed)
 
     def __init__(self, config, rng):
         self.config = dict(config)
