@@ -83,7 +83,7 @@ print(f"compare: {path}")
 # %%
 n = 2000 if QUICK else 10000
 try:
-    from nanogen.models.classifier import load_classifier
+    from nanogen.models.classifier_recipes import load_classifier
     from nanogen.models.gan_eval import find_classifier
 
     classifier = load_classifier(find_classifier())

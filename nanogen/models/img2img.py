@@ -89,7 +89,7 @@ def classifier_for(config, dataset):
     a digit classifier has nothing to say about garments."""
     if dataset != "mnist":
         return None
-    from .classifier import load_classifier
+    from .classifier_recipes import load_classifier
     from .gan_eval import find_classifier
 
     return load_classifier(find_classifier(config.get("classifier")))
