@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from nanogen import plot
+from nanogen.plot_images import _rows_figure  # rows of images with a name each, as plot.reconstructions
 from nanogen.data import DataLoader, mnist
 from nanogen.models.img2img import evaluate_outputs
 from nanogen.models.pix2pix import make_input
@@ -48,7 +48,7 @@ x_test, y_test = mnist("test")
 x_train, y_train = (x_train[:1024], y_train[:1024]) if QUICK else (x_train[:20000], y_train[:20000])
 rng = np.random.default_rng(0)
 rows = [make_input(t, x_test[:10], rng) for t in ("outline", "inpaint", "edges")] + [x_test[:10]]
-plot._rows_figure(rows, ["outline", "inpaint", "edges", "target"], 10, os.path.join(OUT, "tasks.png"),
+_rows_figure(rows, ["outline", "inpaint", "edges", "target"], 10, os.path.join(OUT, "tasks.png"),
                   "the inputs of each task, and the digit they were made from", (0, 1), "demo")
 print(f"the tasks: {OUT}/tasks.png")
 
@@ -83,7 +83,7 @@ models = {"L1 only": train("l1_only", l1_only=True), "pix2pix": train("pix2pix")
 x_in = make_input(args.task, x_test[:10], np.random.default_rng(EVAL_SEED))
 rows = [x_in] + [m.translate(x_in) for m in models.values()] + [x_test[:10]]
 path = os.path.join(OUT, "compare.png")
-plot._rows_figure(rows, ["input", *models, "target"], 10, path, f"pix2pix, task {args.task}: test digits",
+_rows_figure(rows, ["input", *models, "target"], 10, path, f"pix2pix, task {args.task}: test digits",
                   (0, 1), "demo")
 print(f"compare: {path}")
 

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from nanogen import plot
+from nanogen.plot_images import _rows_figure  # rows of images with a name each, as plot.reconstructions
 from nanogen.data import DataLoader, mnist
 from nanogen.models.img2img import evaluate_outputs
 from nanogen.models.superres import bicubic_upsample, bilinear_upsample, downsample
@@ -73,7 +73,7 @@ lr = downsample(hr, r)
 rows = [np.repeat(np.repeat(lr, r, axis=2), r, axis=3), np.clip(bicubic_upsample(lr, r), 0, 1)]
 rows += [m.upscale(lr) for m in models.values()] + [hr]
 path = os.path.join(OUT, "compare.png")
-plot._rows_figure(rows, [f"{28 // r}x{28 // r}", "bicubic", *models, "original"], 10, path,
+_rows_figure(rows, [f"{28 // r}x{28 // r}", "bicubic", *models, "original"], 10, path,
                   f"super-resolution x{r}: test digits", (0, 1), "demo")
 print(f"compare: {path}")
 

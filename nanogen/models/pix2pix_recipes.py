@@ -83,20 +83,20 @@ class Pix2PixRecipe(Recipe):
 
     def translate_files(self, paths, out):
         """`nanogen sample RUN --input FILES`: input | output rows into the PNG `out`."""
-        from .. import plot
+        from ..plot_images import _rows_figure  # input | output | target rows, as plot.reconstructions
 
         x = read_images(paths, 28)
-        plot._rows_figure([x, self.translate(x)], ["input", "output"], len(x), out,
+        _rows_figure([x, self.translate(x)], ["input", "output"], len(x), out,
                           f"{self.name} ({self.cfg.task}): given images, translated", (0, 1), "translate_files")
         return out
 
     def on_epoch_end(self, run_dir, epoch, data):
-        from .. import plot
+        from ..plot_images import _rows_figure  # input | output | target rows, as plot.reconstructions
 
         y = data[0][:10]
         x = self.make_input(y, np.random.default_rng(EVAL_SEED))
         kind = "L1 only" if not self.cfg.adversarial else "GAN + L1"
-        plot._rows_figure([x, self.translate(x), y], ["input", "output", "target"], len(y),
+        _rows_figure([x, self.translate(x), y], ["input", "output", "target"], len(y),
                           os.path.join(run_dir, "translations.png"),
                           f"{self.name} {self.cfg.task} ({kind}), epoch {epoch}: test digits", (0, 1), "pix2pix")
 

@@ -94,12 +94,12 @@ class SuperResRecipe(Recipe):
 
     def translate_files(self, paths, out):
         """`nanogen sample RUN --input FILES`: low-res (shown blocky) | bicubic | output rows into `out`."""
-        from .. import plot
+        from ..plot_images import _rows_figure  # input | output | target rows, as plot.reconstructions
 
         r = self.cfg.scale
         lr = read_images(paths, 28 // r)
         blocky = np.repeat(np.repeat(lr, r, axis=2), r, axis=3)
-        plot._rows_figure([blocky, np.clip(bicubic_upsample(lr, r), 0, 1), self.upscale(lr)],
+        _rows_figure([blocky, np.clip(bicubic_upsample(lr, r), 0, 1), self.upscale(lr)],
                           ["input", "bicubic", self.name], len(lr), out,
                           f"{self.name} x{r}: given images, upscaled", (0, 1), "translate_files")
         return out
@@ -109,13 +109,13 @@ class SuperResRecipe(Recipe):
 
     def figure(self, hr, path, when=""):
         """low-res | bicubic | this model | original, one column per digit."""
-        from .. import plot
+        from ..plot_images import _rows_figure  # input | output | target rows, as plot.reconstructions
 
         r = self.cfg.scale
         lr = self.low_res(hr)
         blocky = np.repeat(np.repeat(lr, r, axis=2), r, axis=3)            # nearest: the pixels as they are
         kind = "MSE only" if not self.cfg.adversarial else "SRGAN"
-        plot._rows_figure([blocky, np.clip(bicubic_upsample(lr, r), 0, 1), self.upscale(lr), hr],
+        _rows_figure([blocky, np.clip(bicubic_upsample(lr, r), 0, 1), self.upscale(lr), hr],
                           [f"{28 // r}x{28 // r} input", "bicubic", kind, "original"], len(hr), path,
                           f"{self.name} x{r} ({kind}) {when}: test digits", (0, 1), "superres")
 
