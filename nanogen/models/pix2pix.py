@@ -43,7 +43,7 @@ the U-Net has 3 levels (not 8) and C = 32 (not 64); the patch is 18 x 18 of 28 (
 uses batch size 1, i.e. instance norm, and batch statistics at test time); dropout on two
 decoder layers (the paper: three); D's loss is not halved (Adam's steps are invariant to a
 constant factor on a loss, so halving it changes nothing but the logged number).
-Measured results (against the L1-only twin / bicubic and the MSE-only twin): docs/results.md, pix2pix.
+Measured results, against the L1-only twin and the inputs themselves: docs/results.md, pix2pix.
 Failure modes: with lambda = 100 the L1 term dominates and the GAN only sharpens; with the
 adversarial term alone G may draw a sharp digit unrelated to the input. An inpainted digit may be
 plausible and still the wrong digit (a masked 7 can become a 9): L1 to the target punishes that,

@@ -46,7 +46,7 @@ has no room for two phases; the low-resolution input is the r x r block average 
 bicubic downsampling). The MSE-only twin (`--mse-only`) is the paper's SRResNet-MSE.
 Caution in reading the numbers: the classifier whose features the content loss matches is also
 the one `nanogen eval` asks whether the digit is right; the MSE-only twin never sees it.
-Measured results (against the L1-only twin / bicubic and the MSE-only twin): docs/results.md, superres.
+Measured results, against bicubic, bilinear and the MSE-only twin: docs/results.md, superres.
 Failure modes: high-frequency artefacts (ripples along strokes) when the adversarial or content
 weight is too large; a confidently drawn *wrong* digit when the thumbnail is ambiguous (a 7 x 7
 4 and 9 can be the same picture) -- sharper is not always more correct.
