@@ -369,6 +369,35 @@ TASKS = (
                "tests/test_models_wgan.py::test_wgan_gp_critic_loss_grad[*]",
                "tests/test_models_wgan.py::test_wgan_gp_critic_loss_gradgrad"),
     ),
+    Task(
+        id="unet_skip_connections", title="U-Net skip connections", chapter="models",
+        files=("nanogen/models/pix2pix.py",), where="UNetGenerator.forward (the decoder)",
+        statement=(
+            "Write the decoder half of UNetGenerator.forward. From the bottleneck b (N, 4C, 3, 3): "
+            "d1 = relu(noise(up1(b))), (N, 2C, 7, 7), then concatenate the encoder's e2 along the "
+            "channels (F.cat([d1, e2], dim=1), (N, 4C, 7, 7)); d2 = relu(noise(up2(d1))), "
+            "(N, C, 14, 14), concatenated with e1 to (N, 2C, 14, 14); the given last line maps d2 to "
+            "the image. self.noise is the dropout that pix2pix uses as its noise source. The skips "
+            "carry each encoder level straight across to the decoder level of the same size, so fine "
+            "detail need not squeeze through the 3 x 3 bottleneck."),
+        tests=("tests/test_models_pix2pix.py::test_unet_shapes_and_skip_connections",
+               "tests/test_models_pix2pix.py::test_pix2pix_generator_loss_grad[*]",
+               "tests/test_models_pix2pix.py::test_pix2pix_loss_falls[*]"),
+    ),
+    Task(
+        id="srgan_content_loss", title="SRGAN generator loss", chapter="models",
+        files=("nanogen/models/superres.py",), where="generator_objective",
+        statement=(
+            "Write the body of generator_objective(D, phi, fake, real, cfg), the SRGAN generator loss "
+            "(Ledig et al. 2017, Eq. 3) for fake = G(I_LR) and real = I_HR, (N, 1, 28, 28) in [-1, 1]: "
+            "mse = F.mse_loss(fake, real); content = content_loss(phi, fake, real), the MSE between "
+            "the classifier features phi of both images (only when cfg.content_weight is not 0, else a "
+            "zero Tensor of mse's dtype); adv = generator_loss(D(fake), cfg.loss), the non-saturating "
+            "-log D(G(I_LR)) (only when cfg.adversarial, else zero); loss = cfg.pixel_weight * mse + "
+            "cfg.content_weight * content + cfg.adv_weight * adv. The given return packs the four."),
+        tests=("tests/test_models_superres.py::test_srgan_generator_loss_grad[*]",
+               "tests/test_models_superres.py::test_superres_mse_falls"),
+    ),
 )
 
 #: Chapters of the syllabus; each test file belongs to the first chapter whose globs match its name.
@@ -379,7 +408,8 @@ CHAPTERS = (
     ("nn", "modules, layers, optimizers", ("test_nn_*.py", "test_optim*.py", "test_serialize*.py")),
     ("data", "datasets and loading", ("test_data_*.py",)),
     ("training", "the loop, metrics, plots, the command line", ("test_train*.py", "test_metrics*.py",
-                                                                "test_plot*.py", "test_cli*.py", "test_demo*.py")),
+                                                                "test_plot*.py", "test_cli*.py", "test_demo*.py",
+                                                                "test_notebook*.py")),
     ("models", "the generative models", ("test_models_*.py", "test_style*.py", "test_gan*.py")),
     ("kernels", "make it fast: Numba kernels", ("test_kernels_*.py", "test_bench*.py")),
     ("teaching", "assignments", ("test_assignments*.py",)),

@@ -1,9 +1,9 @@
 """The `nanogen` command (also `python -m nanogen`): train, sample, eval, data, style, assignment.
 
     nanogen train MODEL [--epochs E] [--batch-size B] [--lr LR] [--latent-dim D] [--seed S]
-                        [--subset N] [--dataset mnist|fashion-mnist] [--holdout-class K]
+                        [--subset N] [--dataset mnist|fashion-mnist|folder:PATH] [--holdout-class K]
                         [--out DIR] [--resume]
-    nanogen sample RUN [--n N] [--out FILE]
+    nanogen sample RUN [--n N] [--out FILE] [--input IMAGE...]
     nanogen eval RUN [--json] [--ood DATASET [--scores NAME ...] [--background RUN]]
     nanogen data info|verify|download
     nanogen assignment list | make --tasks ID... --out DIR | grade DIR
@@ -71,6 +71,8 @@ def build_parser():
     p.add_argument("--n", type=positive(int, "--n"), default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="PNG file (default RUN/samples.png)")
+    p.add_argument("--input", nargs="+", default=None, metavar="IMAGE",
+                   help="pix2pix, superres: translate or upscale these images (PNG or .npy) instead")
 
     p = sub.add_parser("eval", help="test-set metrics of a trained run")
     p.add_argument("run", help="run folder")
@@ -170,6 +172,12 @@ def cmd_sample(args):
     from .autograd import no_grad
 
     recipe, _ = load_run(args.run)
+    if args.input:
+        if not hasattr(recipe, "translate_files"):
+            raise ValueError(f"--input: the {recipe.name} model does not take input images (pix2pix and superres do)")
+        with no_grad():
+            print(recipe.translate_files(args.input, args.out or os.path.join(args.run, "translated.png")))
+        return 0
     with no_grad():
         images = recipe.sample(args.n, np.random.default_rng(args.seed))
     out = args.out or os.path.join(args.run, "samples.png")

@@ -9,7 +9,7 @@ from .ops.elementwise import add, sub, mul, div, pow, neg, exp, log, sqrt, abs, 
 from .ops.activation import relu, leaky_relu, elu, sigmoid, tanh, softplus, softmax, log_softmax
 from .ops.reduce import sum, mean, max, min, amax, amin, var, std, logsumexp
 from .ops.shape import (reshape, view, flatten, transpose, permute, squeeze, unsqueeze, expand, getitem,
-                        cat, stack, split, chunk, pad)
+                        cat, stack, split, chunk, pad, pixel_shuffle, pixel_unshuffle)
 from .ops.linalg import matmul, linear
 from .ops.loss import (mse_loss, l1_loss, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                        nll_loss, kl_normal_standard, kl_normal_normal, gaussian_nll_loss, one_hot)

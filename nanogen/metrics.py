@@ -32,6 +32,8 @@ __all__ = [
     "mode_coverage_from_labels",
     "logmeanexp",
     "active_units",
+    "psnr",
+    "ssim",
 ]
 
 
@@ -368,3 +370,63 @@ def active_units(mu, threshold=1e-2):
     if m.shape[0] < 2:
         raise ValueError(f"active_units: need the means of at least 2 data points, got {m.shape[0]}")
     return int(np.sum(m.var(axis=0) > threshold))
+
+
+# ----------------------------------------------------------------------------------------------
+# image fidelity: how close a reconstruction is to its target, pixel by pixel and in structure
+
+def _image_pair(x, target, op):
+    a, b = _array(x, "x", op), _array(target, "target", op)
+    if a.shape != b.shape or a.ndim != 4:
+        raise ValueError(f"{op}: x and target must both be (N, C, H, W) images of one shape, "
+                         f"got {a.shape} and {b.shape}")
+    return a, b
+
+
+def psnr(x, target, data_range=1.0):
+    """Peak signal-to-noise ratio per image, in dB: 10 log10(data_range^2 / MSE(x, target)).
+
+    x, target: (N, C, H, W) in [0, data_range].   ->   (N,) float64, capped at 100 dB (MSE floored
+    at 1e-10 data_range^2) so that one exact copy does not make a mean over images infinite.
+    Higher is better; every 6 dB halves the root-mean-square error.
+    """
+    a, b = _image_pair(x, target, "psnr")
+    mse = np.maximum(np.mean((a - b) ** 2, axis=(1, 2, 3)), 1e-10 * data_range ** 2)
+    return 10.0 * np.log10(data_range ** 2 / mse)
+
+
+def _gaussian_window(size, sigma):
+    t = np.arange(size) - (size - 1) / 2
+    g = np.exp(-0.5 * (t / sigma) ** 2)
+    return g / g.sum()
+
+
+def _filter_valid(a, g):
+    """Separable 'valid' correlation of (N, C, H, W) with the 1-D window g along H and then W."""
+    k = len(g)
+    H, W = a.shape[2] - k + 1, a.shape[3] - k + 1
+    rows = sum(g[i] * a[:, :, i : i + H, :] for i in range(k))           # (N, C, H', W)
+    return sum(g[j] * rows[:, :, :, j : j + W] for j in range(k))         # (N, C, H', W')
+
+
+def ssim(x, target, data_range=1.0, window=7, sigma=1.5, k1=0.01, k2=0.03):
+    """Structural similarity per image (Wang et al. 2004, Eq. 13), averaged over its windows:
+
+        SSIM = (2 mu_x mu_y + c1)(2 cov_xy + c2) / ((mu_x^2 + mu_y^2 + c1)(var_x + var_y + c2))
+        c1 = (k1 L)^2, c2 = (k2 L)^2, L = data_range
+
+    with local means, variances and covariance weighted by a Gaussian window (sigma 1.5, as the
+    paper; 7 x 7 rather than its 11 x 11 so that a 28 x 28 image keeps 22 x 22 windows), 'valid'
+    positions only. x, target: (N, C, H, W) in [0, L].   ->   (N,) float64 in [-1, 1]; 1 iff equal.
+    """
+    a, b = _image_pair(x, target, "ssim")
+    if min(a.shape[2:]) < window:
+        raise ValueError(f"ssim: images must be at least {window} x {window} (the window), got {a.shape[2:]}")
+    g = _gaussian_window(window, sigma)
+    mu_a, mu_b = _filter_valid(a, g), _filter_valid(b, g)
+    var_a = _filter_valid(a * a, g) - mu_a ** 2
+    var_b = _filter_valid(b * b, g) - mu_b ** 2
+    cov = _filter_valid(a * b, g) - mu_a * mu_b
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    s = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return s.mean(axis=(1, 2, 3))

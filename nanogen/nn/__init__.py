@@ -13,7 +13,7 @@ from .container import Sequential, ModuleList
 from . import init
 from .linear import Identity, Linear, Embedding
 from .activation import ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Softplus
-from .shape import Flatten, Unflatten
+from .shape import Flatten, Unflatten, PixelShuffle
 from .dropout import Dropout
 from .conv import Conv2d, ConvTranspose2d
 from .pool import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Upsample
@@ -23,7 +23,7 @@ __all__ = [
     "Parameter", "Module", "IncompatibleKeys", "functional_call", "Sequential", "ModuleList", "init",
     "Identity", "Linear", "Embedding",
     "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus",
-    "Flatten", "Unflatten", "Dropout",
+    "Flatten", "Unflatten", "PixelShuffle", "Dropout",
     "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm",
 ]

@@ -58,3 +58,19 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class PixelShuffle(Module):
+    """(N, C*r*r, H, W) -> (N, C, H*r, W*r): r*r channels become an r x r block of pixels
+    (F.pixel_shuffle, ops/shape.py; torch.nn.PixelShuffle). The upsampling step of SRGAN."""
+
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = int(upscale_factor)
+
+    def forward(self, x):
+        check_tensor("PixelShuffle", x)
+        return F.pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"

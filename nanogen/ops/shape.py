@@ -1,5 +1,5 @@
 """Shape ops: reshape/view, flatten, transpose, permute, squeeze, unsqueeze, expand, indexing,
-cat, stack, split/chunk, pad.
+cat, stack, split/chunk, pad, pixel_shuffle/pixel_unshuffle.
 
 Read ops/elementwise.py first. These ops move numbers around without changing them, so each
 backward moves the gradient back the same way: reshape's backward reshapes, permute's applies
@@ -326,3 +326,79 @@ def pad(x, pad, value=0.0):
     for i in range(len(pad) // 2):
         pairs[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     return Pad.apply(x, pad=tuple(pairs), value=value)
+
+
+# ---------------------------------------------------------------------------- sub-pixel convolution
+
+
+class PixelShuffle(Function):
+    """y[n, c, h*r + i, w*r + j] = x[n, c*r*r + i*r + j, h, w]       (torch.nn.PixelShuffle)
+
+    x: (N, C*r*r, H, W) -> y: (N, C, H*r, W*r). Each group of r*r channels becomes an r x r block
+    of output pixels: the "sub-pixel convolution" of Shi et al. 2016 (Sec. 2.2), which SRGAN uses
+    to upsample (a conv makes r*r maps at low resolution, the shuffle tiles them).
+    One reshape and one permutation, so the backward is their inverse:
+        dL/dx[n, c*r*r + i*r + j, h, w] = grad[n, c, h*r + i, w*r + j]       (pixel_unshuffle of grad)
+    """
+
+    @staticmethod
+    def forward(ctx, x, r=2):
+        N, CRR, H, W = x.shape
+        C = CRR // (r * r)
+        ctx.r = r
+        y = x.reshape(N, C, r, r, H, W)                    # channel c*r*r + i*r + j -> (c, i, j)
+        y = y.transpose(0, 1, 4, 2, 5, 3)                  # (N, C, H, r, W, r): row h*r + i, column w*r + j
+        return y.reshape(N, C, H * r, W * r)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (_unshuffle(grad, ctx.r),)
+
+
+def _unshuffle(y, r):
+    """The inverse of PixelShuffle's forward on raw arrays: (N, C, H*r, W*r) -> (N, C*r*r, H, W)."""
+    N, C, HR, WR = y.shape
+    H, W = HR // r, WR // r
+    x = y.reshape(N, C, H, r, W, r).transpose(0, 1, 3, 5, 2, 4)     # (N, C, r, r, H, W)
+    return x.reshape(N, C * r * r, H, W)
+
+
+class PixelUnshuffle(Function):
+    """y = pixel_unshuffle(x, r): (N, C, H*r, W*r) -> (N, C*r*r, H, W), the inverse of PixelShuffle
+    (torch.nn.PixelUnshuffle); its backward is PixelShuffle's forward."""
+
+    @staticmethod
+    def forward(ctx, x, r=2):
+        ctx.r = r
+        return _unshuffle(x, r)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (PixelShuffle.forward(ctx, grad, r=ctx.r),)
+
+
+def _check_factor(op, x, r):
+    if not isinstance(r, (int, np.integer)) or isinstance(r, bool) or r < 1:
+        raise ValueError(f"{op}: the factor must be a positive integer, got {r!r}")
+    if x.ndim != 4:
+        raise ValueError(f"{op}: x must be (N, C, H, W), got shape {tuple(x.shape)}")
+
+
+def pixel_shuffle(x, upscale_factor):
+    """(N, C*r*r, H, W) -> (N, C, H*r, W*r) with r = upscale_factor; PyTorch's F.pixel_shuffle."""
+    r = upscale_factor
+    _check_factor("pixel_shuffle", x, r)
+    if x.shape[1] % (r * r):
+        raise ValueError(f"pixel_shuffle: the channel count {x.shape[1]} must be divisible by "
+                         f"upscale_factor**2 = {r * r}; give the conv before it C*{r * r} output channels")
+    return PixelShuffle.apply(x, r=int(r))
+
+
+def pixel_unshuffle(x, downscale_factor):
+    """(N, C, H*r, W*r) -> (N, C*r*r, H, W) with r = downscale_factor; PyTorch's F.pixel_unshuffle."""
+    r = downscale_factor
+    _check_factor("pixel_unshuffle", x, r)
+    if x.shape[2] % r or x.shape[3] % r:
+        raise ValueError(f"pixel_unshuffle: height and width {tuple(x.shape[2:])} must be divisible by "
+                         f"downscale_factor = {r}")
+    return PixelUnshuffle.apply(x, r=int(r))
