@@ -362,6 +362,7 @@ class GANRecipe(Recipe):
     conditional = False
     n_fixed = 64            # size of the fixed noise batch rendered every epoch
     grid_cols = 8           # images per row in the pictures (cgan: 10, one per digit)
+    config_class = GANConfig  # a subclass with more settings brings its own (stylegan.StyleGANConfig)
 
     @staticmethod
     def add_arguments(parser):
@@ -382,7 +383,7 @@ class GANRecipe(Recipe):
 
     def __init__(self, config, rng):
         self.config = dict(config)
-        self.cfg = GANConfig.from_config(config)
+        self.cfg = self.config_class.from_config(config)
         self.G, self.D = self.build(self.cfg, rng)
         self.modules = {"generator": self.G, "discriminator": self.D}
         self.optimizers = {"generator": Adam(self.G.parameters(), lr=self.cfg.lr_g, betas=self.cfg.betas),
