@@ -9,7 +9,7 @@ import pytest
 
 from nanogen import nn
 from nanogen.gradcheck import gradcheck
-from nanogen.nn.style_layers import AdaIN, MappingLinear, NoiseInjection, adain, instance_norm
+from nanogen.nn.style_layers import AdaIN, ScaledLinear, NoiseInjection, adain, instance_norm
 from nanogen.tensor import Tensor
 
 
@@ -124,25 +124,25 @@ def test_noise_injection_rejects_noise_of_the_wrong_shape(rng):
 # ---------------------------------------------------------------------------- equalized learning rate
 
 
-def test_mapping_linear_is_a_scaled_linear_layer(rng):
-    layer = MappingLinear(5, 3, lr_mul=0.01, rng=rng).double()
+def test_scaled_linear_is_a_scaled_linear_layer(rng):
+    layer = ScaledLinear(5, 3, lr_mul=0.01, gain=2.0, rng=rng).double()
     assert 50 < np.std(layer.weight.data) < 200                    # stored as N(0, 1) / lr_mul
     layer.bias.data[...] = rng.standard_normal(3)
     x = rng.standard_normal((4, 5))
-    w_used = layer.weight.data * 0.01 / math.sqrt(5)
+    w_used = layer.weight.data * 2.0 * 0.01 / math.sqrt(5)
     np.testing.assert_allclose(layer(Tensor(x)).data, x @ w_used.T + 0.01 * layer.bias.data, rtol=1e-12)
     f, params = with_params(layer, lambda: layer(Tensor(x)))
     gradcheck(f, *params)
     gradcheck(lambda x: layer(x), x)
 
 
-def test_mapping_linear_learns_lr_mul_times_slower(rng):
+def test_scaled_linear_learns_lr_mul_times_slower(rng):
     """The point of lr_mul: the same Adam step moves the used weight lr_mul times as far."""
     from nanogen.optim import Adam
 
     moves = []
     for lr_mul in (1.0, 0.1):
-        layer = MappingLinear(4, 2, lr_mul=lr_mul, rng=np.random.default_rng(0)).double()
+        layer = ScaledLinear(4, 2, lr_mul=lr_mul, rng=np.random.default_rng(0)).double()
         before = layer.weight.data * lr_mul / 2
         opt = Adam(layer.parameters(), lr=1e-3)
         layer(Tensor(rng.standard_normal((8, 4)))).sum().backward()
@@ -151,11 +151,11 @@ def test_mapping_linear_learns_lr_mul_times_slower(rng):
     np.testing.assert_allclose(moves[1] / moves[0], 0.1, rtol=1e-6)
 
 
-def test_mapping_linear_rejects_bad_arguments(rng):
-    with pytest.raises(ValueError, match="lr_mul must be > 0"):
-        MappingLinear(3, 2, lr_mul=0)
+def test_scaled_linear_rejects_bad_arguments(rng):
+    with pytest.raises(ValueError, match="lr_mul and gain must be > 0"):
+        ScaledLinear(3, 2, lr_mul=0)
     with pytest.raises(ValueError, match=r"expected input \(\.\.\., 3\)"):
-        MappingLinear(3, 2, rng=rng)(Tensor(np.zeros((2, 4), np.float32)))
+        ScaledLinear(3, 2, rng=rng)(Tensor(np.zeros((2, 4), np.float32)))
 
 
 def test_style_layers_are_modules_with_state():

@@ -64,7 +64,7 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..autograd import no_grad
-from ..nn.style_layers import AdaIN, MappingLinear, NoiseInjection
+from ..nn.style_layers import AdaIN, NoiseInjection, ScaledLinear
 from ..tensor import Tensor
 from . import gan
 from .gan import GANConfig
@@ -113,14 +113,17 @@ def normalize_2nd_moment(z, eps=1e-8):
 
 
 class MappingNetwork(nn.Module):
-    """f: z (N, Z) -> w (N, W): normalise z, then n_layers of MappingLinear + LeakyReLU(0.2)."""
+    """f: z (N, Z) -> w (N, W): normalise z, then n_layers of ScaledLinear + LeakyReLU(0.2).
+
+    Gain sqrt(2) (He) keeps w about as large as the normalised z, so different z give clearly
+    different styles from the first step."""
 
     def __init__(self, latent_dim, w_dim, n_layers, lr_mul=0.1, rng=None):
         super().__init__()
         dims = [latent_dim] + [w_dim] * n_layers
         layers = []
         for i, o in zip(dims[:-1], dims[1:]):
-            layers += [MappingLinear(i, o, lr_mul=lr_mul, rng=rng), nn.LeakyReLU(0.2)]
+            layers += [ScaledLinear(i, o, lr_mul=lr_mul, gain=np.sqrt(2), rng=rng), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):

@@ -8,10 +8,10 @@ architecture for GANs", Sec. 2 and Fig. 1b).
                     shifted by a *style* y = (y_s, y_b) computed from w by a learned affine map ("A")
   NoiseInjection    x + b_c * noise: one single-channel noise image per layer, broadcast to every
                     channel c with a learned per-channel scale b_c ("B" in Fig. 1b)
-  MappingLinear     a linear layer with an equalized learning rate and a learning-rate multiplier
-                    (Karras et al. 2018, Sec. 4.1; Karras et al. 2019, App. C: lr x 0.01 in the
-                    mapping network). It is the equalized-lr linear layer of the progressive GAN
-                    with one extra knob, lr_mul.
+  ScaledLinear      a linear layer with an equalized learning rate, a gain and a learning-rate
+                    multiplier (Karras et al. 2018, Sec. 4.1; Karras et al. 2019, App. C: lr x 0.01
+                    in the mapping network): the mapping network's layers and AdaIN's affine map A.
+                    It is the equalized-lr linear layer of the progressive GAN with two more knobs.
 """
 
 import math
@@ -20,7 +20,6 @@ import numpy as np
 
 from .. import functional as F
 from ..tensor import Tensor
-from .linear import Linear
 from .module import Module, Parameter, check_dtype, check_tensor, float_dtype, positive_int
 
 
@@ -56,13 +55,52 @@ def adain(x, y_s, y_b, eps=1e-5):
     # END SOLUTION
 
 
+class ScaledLinear(Module):
+    """y = x @ (c * V).T + lr_mul * b,   c = gain * lr_mul / sqrt(I)     equalized learning rate
+
+    x: (..., I) -> y: (..., O);  V: (O, I) stored ~ N(0, 1) / lr_mul;  b: (O,) stored 0.
+    The weight actually used, c * V, has the scale gain / sqrt(I) of He's initialisation (gain =
+    sqrt(2) before a (leaky) ReLU keeps the signal's size through the layers), but applied at run
+    time instead of at initialisation (Karras et al. 2018, Sec. 4.1). Adam moves every stored number
+    by about lr per step whatever its scale, so the used weight moves by about lr * gain * lr_mul /
+    sqrt(I): relative to its own size, the layer learns lr_mul times slower than with lr_mul = 1.
+    The paper sets lr_mul = 0.01 in the mapping network (Karras et al. 2019, App. C) so w moves slowly.
+    """
+
+    def __init__(self, in_features, out_features, lr_mul=1.0, gain=1.0, dtype=np.float32, rng=None):
+        super().__init__()
+        self.in_features = positive_int("ScaledLinear", "in_features", in_features)
+        self.out_features = positive_int("ScaledLinear", "out_features", out_features)
+        if not lr_mul > 0 or not gain > 0:
+            raise ValueError(f"ScaledLinear: lr_mul and gain must be > 0, got lr_mul={lr_mul!r}, gain={gain!r}")
+        self.lr_mul, self.gain = float(lr_mul), float(gain)
+        dtype = float_dtype("ScaledLinear", dtype)
+        rng = np.random.default_rng() if rng is None else rng
+        v = rng.standard_normal((self.out_features, self.in_features)) / self.lr_mul
+        self.weight = Parameter(v.astype(dtype))
+        self.bias = Parameter(np.zeros(self.out_features, dtype=dtype))
+
+    def forward(self, x):
+        check_tensor("ScaledLinear", x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"ScaledLinear: expected input (..., {self.in_features}), got shape {tuple(x.shape)}")
+        check_dtype("ScaledLinear", x, self.weight)
+        scale = self.gain * self.lr_mul / math.sqrt(self.in_features)
+        return F.linear(x, self.weight * scale, self.bias * self.lr_mul)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, lr_mul={self.lr_mul}, "
+                f"gain={self.gain:.4g}")
+
+
 class AdaIN(Module):
     """The style block: a learned affine map A: w -> y = (y_s, y_b), then adain(x, y_s, y_b).
 
     x: (N, C, H, W), w: (N, W_dim) -> (N, C, H, W).
-    A is Linear(W_dim, 2C) whose bias starts at (1, ..., 1, 0, ..., 0): at initialisation every
-    scale is about 1 and every shift about 0, so the block starts close to plain instance norm
-    (the official implementation's bias_init=1 of the style layer).
+    A is ScaledLinear(W_dim, 2C) (equalized lr, weights N(0, 1/W_dim) in use) whose bias starts at
+    (1, ..., 1, 0, ..., 0): every scale is 1 plus a term of size about rms(w), every shift about
+    rms(w), as in the official implementation (bias_init=1 of the style layer). A plain Linear's
+    U(-1/sqrt(W), 1/sqrt(W)) init would make the styles of different w nearly equal at the start.
     """
 
     def __init__(self, w_dim, channels, eps=1e-5, dtype=np.float32, rng=None):
@@ -70,7 +108,7 @@ class AdaIN(Module):
         self.w_dim = positive_int("AdaIN", "w_dim", w_dim)
         self.channels = positive_int("AdaIN", "channels", channels)
         self.eps = eps
-        self.affine = Linear(self.w_dim, 2 * self.channels, dtype=dtype, rng=rng)
+        self.affine = ScaledLinear(self.w_dim, 2 * self.channels, dtype=dtype, rng=rng)
         self.affine.bias.data[: self.channels] = 1.0                 # y_s starts near 1
         self.affine.bias.data[self.channels :] = 0.0                 # y_b starts near 0
 
@@ -121,39 +159,3 @@ class NoiseInjection(Module):
 
     def extra_repr(self):
         return f"channels={self.channels}"
-
-
-class MappingLinear(Module):
-    """y = x @ (lr_mul * V / sqrt(I)).T + lr_mul * b     an equalized-lr linear layer with lr multiplier
-
-    x: (..., I) -> y: (..., O);  V: (O, I) stored ~ N(0, 1) / lr_mul;  b: (O,) stored 0.
-    The weight actually used, lr_mul * V / sqrt(I), has He's scale 1/sqrt(I) (Karras et al. 2018,
-    Sec. 4.1: scaling at run time instead of at initialisation). Adam moves every stored number by
-    about lr per step whatever its scale, so the used weight moves by lr * lr_mul / sqrt(I): relative
-    to its size, the layer learns lr_mul times slower than the rest of the network. The paper
-    sets lr_mul = 0.01 in the mapping network (Karras et al. 2019, App. C) so that w moves slowly.
-    """
-
-    def __init__(self, in_features, out_features, lr_mul=1.0, dtype=np.float32, rng=None):
-        super().__init__()
-        self.in_features = positive_int("MappingLinear", "in_features", in_features)
-        self.out_features = positive_int("MappingLinear", "out_features", out_features)
-        if not lr_mul > 0:
-            raise ValueError(f"MappingLinear: lr_mul must be > 0, got {lr_mul!r}")
-        self.lr_mul = float(lr_mul)
-        dtype = float_dtype("MappingLinear", dtype)
-        rng = np.random.default_rng() if rng is None else rng
-        v = rng.standard_normal((self.out_features, self.in_features)) / self.lr_mul
-        self.weight = Parameter(v.astype(dtype))
-        self.bias = Parameter(np.zeros(self.out_features, dtype=dtype))
-
-    def forward(self, x):
-        check_tensor("MappingLinear", x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"MappingLinear: expected input (..., {self.in_features}), got shape {tuple(x.shape)}")
-        check_dtype("MappingLinear", x, self.weight)
-        scale = self.lr_mul / math.sqrt(self.in_features)
-        return F.linear(x, self.weight * scale, self.bias * self.lr_mul)
-
-    def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, lr_mul={self.lr_mul}"
