@@ -36,7 +36,7 @@ penalty, gamma/2 * E_x |grad_x D(x)|^2 on real images (Mescheder et al. 2018), w
 the gradient of a gradient. nanogen's backward is first-order (README, "Honest limits"), so R1 is
 replaced by a first-order stabiliser that already exists here: spectral normalisation of D's
 weights (gan.SpectralNorm, Miyato et al. 2018), which bounds D's Lipschitz constant directly where
-R1 penalises D's input gradient on the data (`--spectral-norm`; see StyleGANConfig).
+R1 penalises D's input gradient on the data (on by default; `--no-spectral-norm` turns it off).
 
 Shapes: z (N, Z); w (N, W); styles: a list of n_styles = 6 tensors (N, W), two per resolution;
 noise: a list of 6 arrays (N, 1, R, R), R = 7, 7, 14, 14, 28, 28; images (N, 1, 28, 28), the data
@@ -54,10 +54,11 @@ Where the MNIST-scale choices differ from the paper (1024x1024 faces, days on 8 
   * R1 replaced by spectral normalisation (above); batch 128, Adam(2e-4, betas 0.5, 0.999) as dcgan.
 Failure modes: those of gan.py; and when mixing is off, the styles stop localising (a mixing grid
 then looks like the column sources only, or like neither).
-Read after gan.py, dcgan.py and nn/style_layers.py; stylegan_recipes.py wires it into the CLI.
+Read after gan.py, dcgan.py and nn/style_layers.py; stylegan_recipes.py wires it into the CLI
+(its StyleGANRecipe subclasses gan_recipes.GANRecipe).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -65,6 +66,7 @@ from .. import functional as F
 from .. import nn
 from ..autograd import no_grad
 from ..nn.style_layers import AdaIN, NoiseInjection, ScaledLinear
+from ..settings import setting
 from ..tensor import Tensor
 from . import gan
 from .gan import GANConfig
@@ -74,33 +76,26 @@ RESOLUTIONS = (7, 14, 28)           # the synthesis network's resolutions; two s
 
 @dataclass
 class StyleGANConfig(GANConfig):
-    latent_dim: int = 64                   # Z, size of z
-    w_dim: int = 64                        # W, size of the intermediate latent w
-    mapping_layers: int = 4                # depth of the mapping network f: z -> w
-    mapping_lr_mul: float = 0.1            # learning-rate multiplier of the mapping network
-    channels: tuple = (32, 16, 8)          # synthesis channels at 7x7, 14x14, 28x28
-    mixing_prob: float = 0.9               # share of batches trained with two styles (mixing regularisation)
+    """gan.py's settings (loss, learning rates, D's base_channels, ...) and the style-based
+    generator's. Fields made with setting(default, help) are `nanogen train stylegan` flags."""
+
+    latent_dim: int = setting(64, "Z, size of z", is_positive=True)
+    w_dim: int = setting(64, "W, size of the intermediate latent w", is_positive=True)
+    mapping_layers: int = setting(4, "layers of the mapping network f: z -> w", is_positive=True)
+    mapping_lr_mul: float = setting(0.1, "learning-rate multiplier of the mapping network", is_positive=True)
+    channels: tuple = setting((32, 16, 8), "synthesis channels at 7x7, 14x14 and 28x28", is_positive=True, nargs=3)
+    mixing_prob: float = setting(0.9, "share of batches trained with two styles (mixing regularisation; 0: off)")
     w_avg_beta: float = 0.995              # w_avg <- beta * w_avg + (1 - beta) * mean of the batch's w
-    spectral_norm: bool = True             # D's stabiliser in place of R1 (module docstring)
+    spectral_norm: bool = setting(True, "spectral normalisation of D, in place of the paper's R1 penalty")
 
     def __post_init__(self):
         super().__post_init__()
+        self.channels = tuple(self.channels)
         if len(self.channels) != len(RESOLUTIONS):
             raise ValueError(f"StyleGANConfig: channels needs one width per resolution {RESOLUTIONS}, "
                              f"got {self.channels}")
         if not 0.0 <= self.mixing_prob <= 1.0:
             raise ValueError(f"StyleGANConfig: mixing_prob must be in [0, 1], got {self.mixing_prob}")
-
-    @classmethod
-    def from_config(cls, config):
-        """The settings from a run's config dict (the CLI's dests); missing keys keep the defaults."""
-        cfg = super().from_config(config)
-        extra = {k: config[k] for k in ("w_dim", "mapping_layers", "mapping_lr_mul", "mixing_prob", "w_avg_beta")
-                 if config.get(k) is not None}
-        if config.get("channels") is not None:
-            extra["channels"] = tuple(config["channels"])
-        extra["spectral_norm"] = not config.get("no_spectral_norm", False)   # on unless --no-spectral-norm
-        return replace(cfg, **extra)
 
 
 # ---------------------------------------------------------------------------- the mapping network f: z -> w

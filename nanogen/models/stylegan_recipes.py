@@ -1,12 +1,12 @@
 """`nanogen train stylegan`: the style-based generator of stylegan.py as a Recipe, and its figures.
 
-Read stylegan.py first: this file only wires it into gan.py's GANRecipe (two Adam optimizers, the
+Read stylegan.py first: this file only wires it into gan_recipes.GANRecipe (two Adam optimizers, the
 fixed noise batch, progression and diagnostics figures, `nanogen eval` with the classifier) and
 draws what is particular to styles. Flags beyond the GAN ones (`nanogen train stylegan --help`):
     --w-dim W, --mapping-layers L, --mapping-lr-mul M    the mapping network f: z -> w
     --channels C7 C14 C28       synthesis channels per resolution
     --mixing-prob P             share of batches trained with two styles (0 turns mixing off)
-    --no-spectral-norm          plain DCGAN discriminator (batch norm) instead of the spectrally normalised one
+    --no-spectral-norm          DCGAN's discriminator with batch norm instead of the spectrally normalised one
     --truncation PSI            psi of the truncation trick for `nanogen sample` and `nanogen eval` (default 1)
 Figures, at the end of every epoch, besides gan.py's:
     style_mixing.png        coarse styles (7x7 layers) from the row sources, the rest from the column
@@ -16,24 +16,25 @@ Figures, at the end of every epoch, besides gan.py's:
 `stylegan_figures(recipe, run_dir)` draws them for any loaded run (demos/stylegan.py uses it).
 """
 
+import argparse
 import os
 
 import numpy as np
 
-from ..cli import positive
 from . import register
 from . import stylegan as sg
-from .gan import GANRecipe
+from .gan_recipes import GANRecipe
 
 PSIS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def _fraction(text):
-    v = float(text)
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--truncation must be a number in [0, 1], got {text!r}") from None
     if not 0.0 <= v <= 1.0:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {v}")
+        raise argparse.ArgumentTypeError(f"--truncation must be in [0, 1], got {v}")
     return v
 
 
@@ -43,28 +44,15 @@ class StyleGANRecipe(GANRecipe):
 
     name = "stylegan"
     help = "style-based generator: mapping network, AdaIN styles, noise inputs, style mixing (Karras et al. 2019)"
-    defaults = {"epochs": 5, "batch_size": 128, "lr": 2e-4, "latent_dim": 64}
+    defaults = {**GANRecipe.defaults, "epochs": 5}
     config_class = sg.StyleGANConfig
+    flags = GANRecipe.flags + ("base_channels", "w_dim", "mapping_layers", "mapping_lr_mul", "channels", "mixing_prob")
 
-    @staticmethod
-    def add_arguments(parser):
-        GANRecipe.add_arguments(parser)
-        d = sg.StyleGANConfig
-        parser.add_argument("--w-dim", type=positive(int, "--w-dim"), default=d.w_dim,
-                            help="size of the intermediate latent w (default %(default)s)")
-        parser.add_argument("--mapping-layers", type=positive(int, "--mapping-layers"), default=d.mapping_layers,
-                            help="layers of the mapping network (default %(default)s)")
-        parser.add_argument("--mapping-lr-mul", type=positive(float, "--mapping-lr-mul"), default=d.mapping_lr_mul,
-                            help="learning-rate multiplier of the mapping network (default %(default)s)")
-        parser.add_argument("--channels", type=positive(int, "--channels"), nargs=3, default=list(d.channels),
-                            metavar=("C7", "C14", "C28"), help="synthesis channels at 7, 14, 28 pixels "
-                                                               "(default %(default)s)")
-        parser.add_argument("--mixing-prob", type=_fraction, default=d.mixing_prob,
-                            help="share of batches with two styles, style-mixing regularisation (default %(default)s)")
-        parser.add_argument("--no-spectral-norm", action="store_true",
-                            help="DCGAN's discriminator with batch norm instead of spectral normalisation")
+    @classmethod
+    def add_arguments(cls, parser):
+        super().add_arguments(parser)
         parser.add_argument("--truncation", type=_fraction, default=1.0, metavar="PSI",
-                            help="truncation psi for sample and eval (default %(default)s: none)")
+                            help="truncation psi for `nanogen sample` and `nanogen eval` (default %(default)s: none)")
 
     def build(self, cfg, rng):
         return sg.build_generator(cfg, rng), sg.build_discriminator(cfg, rng)
