@@ -27,7 +27,7 @@ import numpy as np
 from nanogen.data import DataLoader, mnist
 from nanogen.models import gan_eval
 from nanogen.models import stylegan as sg
-from nanogen.models.classifier import load_classifier
+from nanogen.models.classifier_recipes import load_classifier
 from nanogen.models.stylegan_recipes import StyleGANRecipe, stylegan_figures
 from nanogen.nn.style_layers import adain
 from nanogen.tensor import Tensor

@@ -45,12 +45,13 @@ Where the MNIST-scale choices differ from the paper (1024x1024 faces, days on 8 
   * 7x7 constant and three resolutions 7 -> 14 -> 28 (the paper: 4x4 -> ... -> 1024, 18 styles);
     coarse = the 7x7 styles, middle = 14x14, fine = 28x28;
   * mapping network of 4 layers of width 64 (paper: 8 of 512), z and w 64-dimensional (512);
-  * channels 32, 16, 8 (paper: 512 down to 32); nearest-neighbour upsampling without the paper's
-    bilinear blur; plain convolutions with PyTorch's initialisation (AdaIN renormalises every layer,
-    so the weights' scale does not matter much), equalized lr only in the mapping network, with
-    lr_mul 0.1 (paper 0.01 at lr 0.001: with our lr 2e-4 and minutes of training, 0.01 would leave
-    the mapping network at its initial weights);
-  * no progressive growing (the paper grows from 8x8; progan.py shows growing separately);
+  * channels 32, 16, 8 (paper: 512 down to 32), chosen so that one iteration costs about 1.3
+    dcgan iterations; nearest-neighbour upsampling without the paper's bilinear blur;
+  * plain convolutions with PyTorch's initialisation (AdaIN renormalises every layer, so their
+    scale matters little); equalized lr (nn/style_layers.ScaledLinear) in the mapping network and
+    in AdaIN's affine maps, where the scale of the styles does matter. The mapping network's lr_mul
+    is 0.1, not 0.01: times our lr 2e-4 that is a step of 2e-5, near the paper's 0.01 x 0.001;
+  * no progressive growing (the paper grows from 8x8 up);
   * R1 replaced by spectral normalisation (above); batch 128, Adam(2e-4, betas 0.5, 0.999) as dcgan.
 Failure modes: those of gan.py; and when mixing is off, the styles stop localising (a mixing grid
 then looks like the column sources only, or like neither).
