@@ -159,4 +159,4 @@ def stylegan_figures(recipe, run_dir, tag="stylegan", seed=0):
     noise_figure(G, np.random.default_rng([seed, 2]), path=path("noise"),
                  title=f"{tag}: one w, fresh noise; per-pixel std over 100 draws")
     truncation_figure(G, np.random.default_rng([seed, 3]), path=path("truncation"),
-                      title=f"{tag}: truncation w_avg + psi (w - w_avg)")
+                      title=f"{tag}: truncation psi")
