@@ -83,7 +83,7 @@ class StyleGANRecipe(GANRecipe):
 
 def _mixing_panel(fig, spec, rows, cols, cells, title):
     """One style-mixing grid into a subplot: the column sources on top, the row sources on the left."""
-    from .. import plot
+    from .. import plot_images as plot
 
     R, K = len(rows), len(cols)
     blank = np.ones_like(rows[:1])
@@ -99,7 +99,7 @@ def _mixing_panel(fig, spec, rows, cols, cells, title):
 
 def style_mixing_figure(G, rng, path=None, n_rows=5, n_cols=6, crossovers=(2, 4), title=None):
     """The style-mixing grids (Karras et al. 2019, Fig. 3), one panel per crossover layer."""
-    from .. import plot
+    from .. import plot_images as plot
 
     z_rows = rng.standard_normal((n_rows, G.latent_dim))
     z_cols = rng.standard_normal((n_cols, G.latent_dim))
@@ -118,7 +118,7 @@ def style_mixing_figure(G, rng, path=None, n_rows=5, n_cols=6, crossovers=(2, 4)
 def noise_figure(G, rng, path=None, n_sources=3, n_draws=8, title=None):
     """Stochastic variation (Fig. 4): per source, n_draws images of one w with fresh noise, and the
     per-pixel standard deviation over 100 draws (bright where the noise changes the image)."""
-    from .. import plot
+    from .. import plot_images as plot
 
     fig = plot._figure(1.0 * (n_draws + 1) + 0.6, 1.05 * n_sources + (0.4 if title else 0.1))
     gs = fig.add_gridspec(n_sources, 2, width_ratios=[n_draws, 1.25])
@@ -142,7 +142,7 @@ def noise_figure(G, rng, path=None, n_sources=3, n_draws=8, title=None):
 
 def truncation_figure(G, rng, path=None, n_rows=6, psis=PSIS, title=None):
     """The truncation trick: each row one z, each column one psi (0 = the average w)."""
-    from .. import plot
+    from .. import plot_images as plot
 
     z = rng.standard_normal((n_rows, G.latent_dim))
     images = sg.truncation_sweep(G, z, psis)

@@ -20,7 +20,14 @@ import numpy as np
 
 from .. import functional as F
 from ..tensor import Tensor
-from .module import Module, Parameter, check_dtype, check_tensor, float_dtype, positive_int
+from ..ops.checks import check_tensor
+from .module import Module, Parameter, float_dtype, positive_int
+
+
+def check_dtype(layer, x, weight):
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{layer}: input is {x.dtype} but the layer's weights are {weight.dtype}; "
+                        f"convert the input (x.astype(np.{weight.dtype})) or the model (.float() / .double())")
 
 
 def _image(layer, x, channels=None):
