@@ -53,11 +53,8 @@ Where the MNIST-scale choices differ from the paper (1024x1024 faces, days on 8 
     is 0.1, not 0.01: times our lr 2e-4 that is a step of 2e-5, near the paper's 0.01 x 0.001;
   * no progressive growing (the paper grows from 8x8 up);
   * R1 replaced by spectral normalisation (above); batch 128, Adam(2e-4, betas 0.5, 0.999) as dcgan.
-Measured (`nanogen eval`, 10,000 samples; FCD floor 34.6) at an equal budget of 60 CPU-seconds
-each, one thread, seed 0, on a machine shared by about 30 busy processes (35 minutes of wall clock):
-`nanogen train dcgan` reached 153 steps, FCD 806.9, inception score 2.65; `nanogen train stylegan`
-111 steps, FCD 1033.1, inception score 1.79; 6 of 10 digits with >= 5% of the samples for both.
-So early on, the style-based generator is behind dcgan; longer budgets are still to be measured.
+Measured results: docs/results.md (against dcgan at an equal CPU budget; early in training the
+style-based generator is behind, having to learn styles from a constant before digits appear).
 Failure modes: those of gan.py; and when mixing is off, the styles stop localising (a mixing grid
 then looks like the column sources only, or like neither).
 Read after gan.py, dcgan.py and nn/style_layers.py; stylegan_recipes.py wires it into the CLI
