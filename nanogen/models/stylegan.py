@@ -55,8 +55,8 @@ Where the MNIST-scale choices differ from the paper (1024x1024 faces, days on 8 
   * R1 replaced by spectral normalisation (above); batch 128, Adam(2e-4, betas 0.5, 0.999) as dcgan.
 Measured results: docs/results.md (against dcgan at an equal CPU budget; early in training the
 style-based generator is behind, having to learn styles from a constant before digits appear).
-Failure modes: those of gan.py; and when mixing is off, the styles stop localising (a mixing grid
-then looks like the column sources only, or like neither).
+Failure modes: those of gan.py; and without mixing regularisation neighbouring styles stay
+correlated, so mixed images degrade (the paper's Table 2; not measured here).
 Read after gan.py, dcgan.py and nn/style_layers.py; stylegan_recipes.py wires it into the CLI
 (its StyleGANRecipe subclasses gan_recipes.GANRecipe).
 """
