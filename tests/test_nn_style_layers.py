@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nanogen import nn
-from nanogen.gradcheck import gradcheck
+from nanogen.gradcheck import gradcheck, gradcheck_module
 from nanogen.nn.style_layers import AdaIN, ScaledLinear, NoiseInjection, adain, instance_norm
 from nanogen.tensor import Tensor
 
@@ -17,22 +17,6 @@ def adain_reference(x, y_s, y_b, eps=1e-5):
     mu = x.mean(axis=(2, 3), keepdims=True)
     var = x.var(axis=(2, 3), keepdims=True)                     # biased, as instance norm uses
     return y_s[:, :, None, None] * (x - mu) / np.sqrt(var + eps) + y_b[:, :, None, None]
-
-
-def with_params(module, fn):
-    """f(*tensors) calling fn() with module's parameters replaced by `tensors` (for gradcheck)."""
-    names = [n for n, p in module._parameters.items() if p is not None]
-
-    def f(*tensors):
-        saved = dict(module._parameters)
-        for n, t in zip(names, tensors):
-            module._parameters[n] = t
-        try:
-            return fn()
-        finally:
-            module._parameters.update(saved)
-
-    return f, [module._parameters[n].data.copy() for n in names]
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (1, 1, 7, 7), (3, 2, 1, 6)])
@@ -72,9 +56,7 @@ def test_adain_module_grad_through_the_affine_map(rng):
     layer = AdaIN(4, 3, rng=rng).double()
     x = Tensor(rng.standard_normal((2, 3, 5, 4)))
     w = Tensor(rng.standard_normal((2, 4)))
-    f, params = with_params(layer.affine, lambda: layer(x, w))
-    gradcheck(f, *params)                                           # dL/dA's weight and bias
-    gradcheck(lambda x, w: layer(x, w), x.data, w.data)            # dL/dx and dL/dw
+    gradcheck_module(layer, lambda m, x, w: m(x, w), x.data, w.data)   # A's weight and bias, dL/dx, dL/dw
 
 
 def test_adain_module_starts_near_instance_norm(rng):
@@ -107,9 +89,7 @@ def test_noise_injection_forward_and_grad(rng):
     noise = rng.standard_normal((2, 1, 4, 5))
     out = layer(Tensor(x), noise).data
     np.testing.assert_allclose(out, x + layer.weight.data[None, :, None, None] * noise, rtol=1e-12)
-    f, params = with_params(layer, lambda: layer(Tensor(x), noise))
-    gradcheck(f, *params)
-    gradcheck(lambda x, n: layer(x, n), x, noise)
+    gradcheck_module(layer, lambda m, x, n: m(x, n), x, noise)      # dL/db, dL/dx, dL/dnoise
 
 
 def test_noise_injection_rejects_noise_of_the_wrong_shape(rng):
@@ -131,9 +111,7 @@ def test_scaled_linear_is_a_scaled_linear_layer(rng):
     x = rng.standard_normal((4, 5))
     w_used = layer.weight.data * 2.0 * 0.01 / math.sqrt(5)
     np.testing.assert_allclose(layer(Tensor(x)).data, x @ w_used.T + 0.01 * layer.bias.data, rtol=1e-12)
-    f, params = with_params(layer, lambda: layer(Tensor(x)))
-    gradcheck(f, *params)
-    gradcheck(lambda x: layer(x), x)
+    gradcheck_module(layer, lambda m, x: m(x), x)
 
 
 def test_scaled_linear_learns_lr_mul_times_slower(rng):
