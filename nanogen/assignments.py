@@ -398,6 +398,21 @@ TASKS = (
         tests=("tests/test_models_superres.py::test_srgan_generator_loss_grad[*]",
                "tests/test_models_superres.py::test_superres_mse_falls"),
     ),
+    Task(
+        id="adain", title="AdaIN", chapter="models",
+        files=("nanogen/nn/style_layers.py",), where="adain",
+        statement=(
+            "Write adain(x, y_s, y_b, eps), adaptive instance normalisation: each image's channel of x is "
+            "normalised over its H x W pixels to mean 0 and variance 1, then scaled by y_s and shifted by "
+            "y_b, AdaIN(x, y) = y_s * (x - mu(x)) / sqrt(var(x) + eps) + y_b (Karras et al. 2019, Eq. 1). "
+            "x: (N, C, H, W); y_s, y_b: (N, C) -> (N, C, H, W). Use instance_norm(x, eps) (one layer_norm "
+            "node over the pixels) and reshape the styles to (N, C, 1, 1) to broadcast; the ops give the "
+            "backward."),
+        tests=("tests/test_nn_style_layers.py::test_adain_forward_matches_numpy[*]",
+               "tests/test_nn_style_layers.py::test_adain_imposes_the_styles_statistics",
+               "tests/test_nn_style_layers.py::test_adain_grad[*]",
+               "tests/test_nn_style_layers.py::test_adain_module_grad_through_the_affine_map"),
+    ),
 )
 
 #: Chapters of the syllabus; each test file belongs to the first chapter whose globs match its name.
