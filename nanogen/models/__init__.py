@@ -26,4 +26,4 @@ def load_all():
 
 
 # in reading order; each module registers its recipes on import
-_MODEL_MODULES = ["autoencoder", "vae_recipes", "gan", "dcgan", "classifier", "acgan_recipes"]
+_MODEL_MODULES = ["autoencoder", "vae_recipes", "gan", "dcgan", "classifier", "acgan_recipes", "progan_recipes"]
