@@ -134,9 +134,10 @@ class ProGAN(GANRecipe):
         for s in range(1, stage + 1):
             R = RESOLUTIONS[s]
             for i in range(n_rows):
-                for a in ALPHAS:
+                for j, a in enumerate(ALPHAS):
                     self.generator.set_stage(s, a)
                     images.append(to_full_resolution(generate(self.generator, self.fixed_z[i : i + 1]))[0])
-                    labels.append(f"{R // 2}->{R}  a={a:g}" if i == 0 else "")
+                    labels.append(f"{R // 2}->{R}" if i == j == 0 else "")
+        columns = ", ".join(f"{a:g}" for a in ALPHAS)
         plot.image_grid(np.stack(images), nrow=len(ALPHAS), labels=labels, path=os.path.join(run_dir, "fade_in.png"),
-                        title=f"{self.name}: each grown block faded in, alpha 0 -> 1 (today's weights)")
+                        title=f"{self.name} fade-in: alpha = {columns}")
