@@ -74,7 +74,7 @@ x_train, y_train = mnist("train")
 x_test, y_test = mnist("test")
 if QUICK:
     x_train, y_train = x_train[:4096], y_train[:4096]
-config = {**ProGAN.defaults, "model": "progan", "seed": 0, "epochs": 1, "beta1": 0.0, "beta2": 0.99,
+config = {**ProGAN.defaults, "model": "progan", "seed": 0, "epochs": 1,
           "phase_images": 1280 if QUICK else 12800}
 rng = np.random.default_rng(0)
 recipe = ProGAN(config, rng)

@@ -44,13 +44,17 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
+from ..settings import setting
 from .dcgan import DCGANDiscriminator
 from .gan import GANConfig, d_output_probability, discriminator_loss, generator_loss, grad_norm
 
 
 @dataclass
 class ACGANConfig(GANConfig):
-    aux_weight: float = 1.0                # λ, weight of the class terms in both losses (the paper: 1)
+    """gan.py's settings and λ."""
+
+    aux_weight: float = setting(1.0, "λ, the weight of the class terms in both losses (the paper: 1)",
+                                is_positive=True)
 
     def __post_init__(self):
         super().__post_init__()

@@ -1,6 +1,6 @@
 """`nanogen train acgan`: the auxiliary-classifier GAN of acgan.py as a Recipe.
 
-Read acgan.py first. Everything but the step is gan.py's GANRecipe: the optimizers, the fixed
+Read acgan.py first. Everything but the step is gan_recipes.py's GANRecipe: the optimizers, the fixed
 noise batch and its progression figure (one column per digit, as cgan), the diagnostics and
 `nanogen eval` (FCD, inception score, class coverage, label_accuracy, and the per-class FCDs).
 Flags: gan's (--loss, --label-smoothing, --lr-g, --lr-d, --beta1, --spectral-norm, --n-eval,
@@ -12,32 +12,23 @@ the accuracy of D's class head on the real (d_class_acc_real) and fake (d_class_
 import numpy as np
 
 from ..autograd import no_grad
-from ..cli import positive
 from ..tensor import Tensor
 from . import register
 from .acgan import ACGANConfig, ACGANDiscriminator, train_step
 from .dcgan import DCGANGenerator
-from .gan import GANRecipe
+from .gan_recipes import GANRecipe
 
 
 @register
 class ACGAN(GANRecipe):
     name = "acgan"
     help = "auxiliary-classifier GAN: D also names the digit (Odena et al. 2017)"
-    defaults = {"epochs": 5, "batch_size": 128, "lr": 2e-4, "latent_dim": 100}
+    defaults = {**GANRecipe.defaults, "epochs": 5}
+    config_class = ACGANConfig
+    flags = GANRecipe.flags + ("base_channels", "aux_weight")
     conditional = True
     n_fixed = 80            # 8 rows of the digits 0..9
     grid_cols = 10
-
-    @staticmethod
-    def add_arguments(parser):
-        GANRecipe.add_arguments(parser)
-        parser.add_argument("--aux-weight", type=positive(float, "--aux-weight"), default=ACGANConfig.aux_weight,
-                            help="λ, the weight of the class terms in both losses (default %(default)s)")
-
-    def __init__(self, config, rng):
-        super().__init__(config, rng)                   # builds G and D (build below) from the GAN settings
-        self.cfg = ACGANConfig(**vars(self.cfg), aux_weight=config.get("aux_weight") or ACGANConfig.aux_weight)
 
     def build(self, cfg, rng):
         G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, n_classes=cfg.n_classes, rng=rng)

@@ -42,6 +42,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
+from ..settings import setting
 from ..tensor import Tensor
 from .gan import GANConfig
 
@@ -50,12 +51,16 @@ RESOLUTIONS = (7, 14, 28)
 
 @dataclass
 class ProGANConfig(GANConfig):
-    channels: tuple = (32, 16, 8)          # feature maps of the stages at 7x7, 14x14, 28x28
-    phase_images: int = 12800              # training images per fade-in and per stable phase (100 batches)
+    """gan.py's settings (the recipe sets Adam's betas to the paper's (0, 0.99)) and the growth's."""
+
+    channels: tuple = setting((32, 16, 8), "feature maps of the stages at 7x7, 14x14, 28x28", is_positive=True,
+                              nargs=3)
+    phase_images: int = setting(12800, "training images per fade-in and per stable phase", is_positive=True)
     mbstd_group: int = 4                   # images per group of the minibatch standard deviation
 
     def __post_init__(self):
         super().__post_init__()
+        self.channels = tuple(self.channels)
         if len(self.channels) != len(RESOLUTIONS) or min(self.channels) < 1:
             raise ValueError(f"ProGANConfig: channels must be {len(RESOLUTIONS)} positive widths, one per "
                              f"resolution {RESOLUTIONS}, got {self.channels}")

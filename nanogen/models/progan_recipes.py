@@ -1,10 +1,10 @@
 """`nanogen train progan`: the progressively grown GAN of progan.py as a Recipe.
 
-Read progan.py first. The step is gan.py's train_step unchanged; this recipe only moves the
+Read progan.py first. The step is gan.py's train_step unchanged, the rest gan_recipes.py's GANRecipe; this recipe only moves the
 schedule on (the stage and alpha follow from the number of training images seen, kept in G's
 `images_seen` buffer and so in the checkpoint) and shows the real images to D at the stage's
-resolution. Flags: gan's (--loss, --label-smoothing, --lr-g, --lr-d, --beta1, --n-eval,
---classifier; Adam's betas default to the paper's (0, 0.99)), --phase-images and --channels.
+resolution. Flags: gan's (--loss, --label-smoothing, --lr-g, --lr-d, --beta1, --d-skip-below,
+--n-eval, --classifier; Adam's betas default to the paper's (0, 0.99)), --phase-images, --channels.
 Figures, besides gan's progression (every stage shown at 28x28, pixels repeated):
     stages.png     the fixed noise batch at the end of every phase: 7x7, the fades, 14x14, 28x28
     fade_in.png    the same z through each grown block at alpha = 0, 0.25, 0.5, 0.75, 1
@@ -15,10 +15,10 @@ import os
 
 import numpy as np
 
-from ..cli import positive
 from ..tensor import Tensor
 from . import register
-from .gan import GANRecipe, generate, train_step
+from .gan import generate, train_step
+from .gan_recipes import GANRecipe
 from .progan import (RESOLUTIONS, FullResolution, ProDiscriminator, ProGANConfig, ProGenerator, real_images, schedule,
                      to_full_resolution)
 
@@ -30,33 +30,20 @@ PHASE_NAMES = ("7x7", "14x14 fade-in", "14x14", "28x28 fade-in", "28x28")
 class ProGAN(GANRecipe):
     name = "progan"
     help = "progressive growing: 7x7 -> 14x14 -> 28x28 with fade-in (Karras et al. 2018)"
-    defaults = {"epochs": 3, "batch_size": 128, "lr": 1e-3, "latent_dim": 100}
+    defaults = {**GANRecipe.defaults, "epochs": 3, "lr": 1e-3}
+    config_class = ProGANConfig
+    variant = {"beta1": 0.0, "beta2": 0.99}                 # Karras et al. 2018, Sec. A.1
+    flags = ("latent_dim", "loss", "real_label", "lr_g", "lr_d", "beta1", "d_skip_below", "channels", "phase_images")
     n_fixed = 64
     grid_cols = 8
 
-    @staticmethod
-    def add_arguments(parser):
-        GANRecipe.add_arguments(parser)
-        parser.add_argument("--phase-images", type=positive(int, "--phase-images"), default=ProGANConfig.phase_images,
-                            help="training images per fade-in and per stable phase (default %(default)s)")
-        parser.add_argument("--channels", type=positive(int, "--channels"), nargs=3, default=list(ProGANConfig.channels),
-                            metavar=("C7", "C14", "C28"), help="feature maps at 7x7, 14x14, 28x28 (default 32 16 8)")
-        parser.set_defaults(beta1=0.0, beta2=0.99)          # Karras et al. 2018, Sec. A.1
-
     def __init__(self, config, rng):
-        super().__init__(config, rng)                       # G, D from build() below; self.G is the raw generator
-        self.cfg = self._config(config, self.cfg)
-        self.generator = self.G
+        super().__init__(config, rng)                       # G, D from build() below
+        self.generator = self.G                             # the one trained and saved
         self.G = FullResolution(self.generator)             # what gan's pictures, sample() and eval draw from
         self._phase_rows = {}                               # phase index -> fixed-noise images at its end
 
-    @staticmethod
-    def _config(config, base):
-        return ProGANConfig(**vars(base), channels=tuple(config.get("channels") or ProGANConfig.channels),
-                            phase_images=int(config.get("phase_images") or ProGANConfig.phase_images))
-
     def build(self, cfg, rng):
-        cfg = self._config(self.config, cfg)
         G = ProGenerator(cfg.latent_dim, cfg.channels, rng=rng)
         D = ProDiscriminator(cfg.channels, cfg.mbstd_group, rng=rng)
         return G, D
