@@ -345,8 +345,8 @@ TASKS = (
             "Write the two AC-GAN objectives. D has two heads: source logits (N, 1) and class logits "
             "(N, K). auxiliary_discriminator_loss returns (loss, source, classes) with source = "
             "discriminator_loss(real_logits, fake_logits, cfg.loss, cfg.real_label), classes = "
-            "F.cross_entropy(real_class_logits, y_real) + F.cross_entropy(fake_class_logits, y_fake) and "
-            "loss = source + cfg.aux_weight * classes. auxiliary_generator_loss returns (loss, source, "
+            "F.cross_entropy(real_class_logits, y_real) + F.cross_entropy(fake_class_logits, y_fake) (the "
+            "second term only if cfg.fake_class_loss) and loss = source + cfg.aux_weight * classes. auxiliary_generator_loss returns (loss, source, "
             "classes) with source = generator_loss(fake_logits, cfg.loss) (non-saturating for bce), "
             "classes = F.cross_entropy(fake_class_logits, y_fake) and loss = source + cfg.aux_weight * "
             "classes: G must look real and look like the digit it was asked for."),

@@ -24,10 +24,11 @@ def tiny_acgan(rng, spectral_norm=False):
     return G.double(), D.double(), 3
 
 
-@pytest.mark.parametrize("loss, real_label", [("bce", 1.0), ("bce", 0.9), ("hinge", 1.0)])
-def test_acgan_discriminator_loss_grad(loss, real_label, rng):
+@pytest.mark.parametrize("loss, real_label, fake_class_loss", [("bce", 1.0, True), ("bce", 0.9, False),
+                                                             ("hinge", 1.0, True)])
+def test_acgan_discriminator_loss_grad(loss, real_label, fake_class_loss, rng):
     G, D, Z = tiny_acgan(rng)
-    cfg = acgan.ACGANConfig(loss=loss, real_label=real_label, aux_weight=0.7)
+    cfg = acgan.ACGANConfig(loss=loss, real_label=real_label, aux_weight=0.7, fake_class_loss=fake_class_loss)
     y_real, y_fake = np.array([0, 2, 1, 2]), np.array([1, 1, 0, 2])
     x_real = Tensor(rng.uniform(-1, 1, (4, 1, 28, 28)))
     x_fake = Tensor(G(Tensor(rng.standard_normal((4, Z))), y_fake).data)          # a constant for the D step
@@ -72,6 +73,9 @@ def test_acgan_losses_match_their_formulas(rng):
     assert np.isclose(source.item(), np.mean(softplus(-lr)) + np.mean(softplus(lf)))   # -log σ(l), -log(1 - σ(l))
     assert np.isclose(classes.item(), ce(kr, yr) + ce(kf, yf))
     assert np.isclose(loss.item(), source.item() + 0.5 * classes.item())
+    real_only = acgan.ACGANConfig(aux_weight=0.5, fake_class_loss=False)
+    _, _, classes = acgan.auxiliary_discriminator_loss(Tensor(lr), Tensor(kr), Tensor(lf), Tensor(kf), yr, yf, real_only)
+    assert np.isclose(classes.item(), ce(kr, yr))
     loss, source, classes = acgan.auxiliary_generator_loss(Tensor(lf), Tensor(kf), yf, cfg)
     assert np.isclose(source.item(), np.mean(softplus(-lf)))                          # non-saturating
     assert np.isclose(classes.item(), ce(kf, yf))

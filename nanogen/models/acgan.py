@@ -55,6 +55,8 @@ class ACGANConfig(GANConfig):
 
     aux_weight: float = setting(1.0, "λ, the weight of the class terms in both losses (the paper: 1)",
                                 is_positive=True)
+    fake_class_loss: bool = setting(True, "D also learns to name the class of the fakes (the paper's L_C); "
+                                          "--no-fake-class-loss: of the real images only")
 
     def __post_init__(self):
         super().__post_init__()
@@ -93,10 +95,15 @@ def auxiliary_discriminator_loss(real_logits, real_class_logits, fake_logits, fa
     """loss_D = loss_D^source + λ (CE(k_real, y_real) + CE(k_fake, y_fake)), with its two parts.
 
     logits (N, 1); class logits (N, K); y_real: the data's labels (N,); y_fake: the labels G was
-    asked for (N,). Returns (loss, source part, class part), each a scalar Tensor."""
+    asked for (N,). With cfg.fake_class_loss off, the CE(k_fake, y_fake) term is left out: D's
+    class head then learns real digits only, and G cannot agree with D on a code of its own
+    (on the fakes both players minimise the same term). Returns (loss, source part, class part),
+    each a scalar Tensor."""
     # BEGIN SOLUTION acgan_auxiliary_loss
     source = discriminator_loss(real_logits, fake_logits, cfg.loss, cfg.real_label)
-    classes = F.cross_entropy(real_class_logits, y_real) + F.cross_entropy(fake_class_logits, y_fake)
+    classes = F.cross_entropy(real_class_logits, y_real)
+    if cfg.fake_class_loss:
+        classes = classes + F.cross_entropy(fake_class_logits, y_fake)
     return source + cfg.aux_weight * classes, source, classes
     # END SOLUTION
 

@@ -4,7 +4,7 @@ Read acgan.py first. Everything but the step is gan_recipes.py's GANRecipe: the 
 noise batch and its progression figure (one column per digit, as cgan), the diagnostics and
 `nanogen eval` (FCD, inception score, class coverage, label_accuracy, and the per-class FCDs).
 Flags: gan's (--loss, --label-smoothing, --lr-g, --lr-d, --beta1, --spectral-norm, --n-eval,
---classifier) and --aux-weight (λ). Extra diagnostics per step: loss_d_class, loss_g_class and
+--classifier), --aux-weight (λ) and --no-fake-class-loss. Extra diagnostics per step: loss_d_class, loss_g_class and
 the accuracy of D's class head on the real (d_class_acc_real) and fake (d_class_acc_fake) batch;
 `nanogen eval` adds d_test_accuracy, D's class head as a digit classifier on the test images.
 """
@@ -25,7 +25,7 @@ class ACGAN(GANRecipe):
     help = "auxiliary-classifier GAN: D also names the digit (Odena et al. 2017)"
     defaults = {**GANRecipe.defaults, "epochs": 5}
     config_class = ACGANConfig
-    flags = GANRecipe.flags + ("base_channels", "aux_weight")
+    flags = GANRecipe.flags + ("base_channels", "aux_weight", "fake_class_loss")
     conditional = True
     n_fixed = 80            # 8 rows of the digits 0..9
     grid_cols = 10
