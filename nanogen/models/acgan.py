@@ -28,6 +28,10 @@ AC-GAN's samples of a class cluster on its most typical shapes and lose the in-b
 less diversity within each class. `nanogen eval` measures both sides: label_accuracy (does the
 classifier read the requested digit?) and fcd_class_k (Frechet distance of the samples asked for
 digit k to the real k's; the per-class floor is fcd_within_class_floor).
+A subtler weakness of the fake-class term in loss_D: on the fakes D and G minimise the *same*
+cross-entropy, so they can agree on any code that separates G's classes, digit-like or not.
+ACGANConfig.fake_class_loss = False (`--no-fake-class-loss`) leaves it out of loss_D, so D's class
+head learns from real digits only and G has to draw what a real-digit classifier recognises.
 
 Where the MNIST scale differs from the paper: the paper trains 128x128 ImageNet (100 AC-GANs, 10
 classes each) with its own deep networks; we use dcgan.py's two-layer networks at 28x28 so that
