@@ -11,7 +11,7 @@
 # 3. What it trades: requested-class accuracy against the diversity within each class (FCD per
 #    class), measured with nanogen's classifier.
 #
-# Run: `python demos/acgan.py` (two epochs each: about half an hour on two idle cores) or
+# Run: `python demos/acgan.py` (two epochs per model, 936 iterations each) or
 # `--quick` (one epoch on 4096 digits: a smoke run, blurry digits). Figures: demos/out/acgan/
 
 # %%
