@@ -23,9 +23,9 @@ import numpy as np
 
 from nanogen import plot
 from nanogen.data import DataLoader, mnist
-from nanogen.models import acgan, dcgan, gan, gan_eval
+from nanogen.models import acgan, dcgan, gan, gan_eval, gan_recipes
 from nanogen.models.acgan_recipes import ACGAN
-from nanogen.models.classifier import load_classifier
+from nanogen.models.classifier_recipes import load_classifier
 from nanogen.tensor import Tensor
 from nanogen.train import fit
 
@@ -82,7 +82,7 @@ def train(recipe_cls, name):
     return recipe
 
 
-models = {"cgan": train(dcgan.CGAN, "cgan"), "acgan": train(ACGAN, "acgan")}
+models = {"cgan": train(gan_recipes.CGAN, "cgan"), "acgan": train(ACGAN, "acgan")}
 z = np.random.default_rng(3).standard_normal((8, 100)).astype(np.float32)
 for name, recipe in models.items():
     rows = [gan.generate(recipe.G, z, np.full(8, digit)) for digit in range(10)]
