@@ -20,8 +20,10 @@ with gan.py's non-saturating form for G's source term and a weight λ on the cla
     loss_G = loss_G^source(l_fake)         + λ CE(k_fake, c)
 
 So G is pushed towards images that look real *and* that D's classifier reads as c. The cgan of
-dcgan.py only gets "is this a real c?" from D; here the class is a separate, dense signal, which
-is why AC-GAN samples obey their label more often (measured: see README / the recipe's eval).
+dcgan.py only gets "is this a real c?" from D; here the class is a separate, dense signal, and
+the paper credits it with samples that obey their label. Measured here (README, 60 minutes of a
+shared machine each): the classifier reads the requested digit in 85.6% of AC-GAN's samples and
+87.0% of cgan's, so at MNIST scale and these budgets the extra head did not pay off.
 What it trades (Shu, Bui & Ermon 2017; Gong et al. 2019, "Twin auxiliary classifiers GAN"):
 the fake-class term rewards G for images that are *easy* to classify, far from other classes, so
 AC-GAN's samples of a class cluster on its most typical shapes and lose the in-between ones:
