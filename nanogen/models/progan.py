@@ -33,6 +33,9 @@ drift term (the penalty needs the gradient of a gradient, double backward); no r
 of G's weights and no optimizer reset at each phase. Kept as in the paper: equalized learning
 rate, pixel norm, minibatch stddev (group 4), leaky ReLU 0.2, linear toRGB output, Adam with
 lr 1e-3 and betas (0, 0.99), nearest upsampling and average pooling.
+Measured (README): 20 minutes of a shared machine, beside a dcgan run for the same time: FCD 668
+against 436, inception score 3.2 against 4.2. At 28x28 and these phase lengths growing costs
+more than it gives; the lesson is the mechanism (and its exact continuity at alpha = 0).
 """
 
 import math
