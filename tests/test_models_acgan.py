@@ -5,11 +5,10 @@ against their formulas, the steps touching only their own network, a learning te
 import numpy as np
 import pytest
 from test_models_classifier import tiny_classifier
-from test_models_gan import as_function_of_params
 
 import nanogen.models.acgan as acgan
 import nanogen.models.gan_eval as gan_eval
-from nanogen.gradcheck import gradcheck
+from nanogen.gradcheck import gradcheck_module
 from nanogen.models.acgan_recipes import ACGAN
 from nanogen.models.dcgan import DCGANGenerator
 from nanogen.optim import Adam
@@ -33,13 +32,12 @@ def test_acgan_discriminator_loss_grad(loss, real_label, fake_class_loss, rng):
     x_real = Tensor(rng.uniform(-1, 1, (4, 1, 28, 28)))
     x_fake = Tensor(G(Tensor(rng.standard_normal((4, Z))), y_fake).data)          # a constant for the D step
 
-    def loss_d():
+    def loss_d(D):
         (lr, kr), (lf, kf) = D(x_real), D(x_fake)
         return acgan.auxiliary_discriminator_loss(lr, kr, lf, kf, y_real, y_fake, cfg)[0]
 
-    f, params = as_function_of_params(D, loss_d)
     assert D.training                                                              # batch norm on batch statistics
-    gradcheck(f, *params, max_elements=5)
+    gradcheck_module(D, loss_d, max_elements=5)
 
 
 @pytest.mark.parametrize("loss", ["bce", "lsgan"])
@@ -50,11 +48,7 @@ def test_acgan_generator_loss_grad_through_frozen_discriminator(loss, rng):
     z = Tensor(rng.standard_normal((4, Z)))                                        # noise fixed
     D.requires_grad_(False)
 
-    def loss_g():
-        return acgan.auxiliary_generator_loss(*D(G(z, y)), y, cfg)[0]
-
-    f, params = as_function_of_params(G, loss_g)
-    gradcheck(f, *params, max_elements=5)
+    gradcheck_module(G, lambda G: acgan.auxiliary_generator_loss(*D(G(z, y)), y, cfg)[0], max_elements=5)
     assert all(p.grad is None for p in D.parameters())
 
 
