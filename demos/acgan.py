@@ -40,8 +40,9 @@ os.makedirs(OUT, exist_ok=True)
 # ## 1. The objectives, term by term
 # A tiny AC-GAN (base_channels 4), untrained, on eight real digits. D's loss is the usual
 # real/fake loss plus λ times the cross-entropy of its class head on the real digits (their true
-# labels) and on the fakes (the labels G was asked for); G's loss is the non-saturating loss plus
-# λ times the class cross-entropy on its fakes. Untrained, each class term is near log 10 = 2.30.
+# labels; the paper's form, `--fake-class-loss`, adds the fakes with the labels G was asked for);
+# G's loss is the non-saturating loss plus λ times the class cross-entropy on its fakes.
+# Untrained, each class term is near log 10 = 2.30.
 
 # %%
 x_train, y_train = mnist("train")
@@ -56,7 +57,7 @@ fake = G(Tensor(rng.standard_normal((8, 100), dtype=np.float32)), y)
 (lr, kr), (lf, kf) = D(x), D(fake)
 loss_d, source_d, class_d = acgan.auxiliary_discriminator_loss(lr, kr, lf, kf, y, y, cfg)
 loss_g, source_g, class_g = acgan.auxiliary_generator_loss(lf, kf, y, cfg)
-print(f"loss_D = {source_d.item():.3f} (real/fake) + 1 x {class_d.item():.3f} (class, real + fake) = {loss_d.item():.3f}")
+print(f"loss_D = {source_d.item():.3f} (real/fake) + 1 x {class_d.item():.3f} (class of real digits) = {loss_d.item():.3f}")
 print(f"loss_G = {source_g.item():.3f} (non-saturating) + 1 x {class_g.item():.3f} (class of fakes) = {loss_g.item():.3f}")
 
 # %% [markdown]

@@ -117,7 +117,7 @@ def test_gan_layers_errors_name_the_problem(rng):
         MinibatchStdDev()(Tensor(rng.standard_normal((4, 3))))
     with pytest.raises(ValueError, match="axis 1"):
         PixelNorm()(Tensor(rng.standard_normal(3)))
-    with pytest.raises(ValueError, match=r"\(N, 2, H, W\)"):
+    with pytest.raises(ValueError, match="expects 2"):
         EqualizedConv2d(2, 3, 3)(Tensor(rng.standard_normal((1, 3, 4, 4)).astype(np.float32)))
     with pytest.raises(ValueError, match=r"\(\.\.\., 4\)"):
         EqualizedLinear(4, 3)(Tensor(rng.standard_normal((2, 5)).astype(np.float32)))

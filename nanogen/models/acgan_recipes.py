@@ -4,7 +4,7 @@ Read acgan.py first. Everything but the step is gan_recipes.py's GANRecipe: the 
 noise batch and its progression figure (one column per digit, as cgan), the diagnostics and
 `nanogen eval` (FCD, inception score, class coverage, label_accuracy, and the per-class FCDs).
 Flags: gan's (--loss, --label-smoothing, --lr-g, --lr-d, --beta1, --spectral-norm, --n-eval,
---classifier), --aux-weight (λ) and --no-fake-class-loss. Extra diagnostics per step: loss_d_class, loss_g_class and
+--classifier), --aux-weight (λ) and --fake-class-loss. Extra diagnostics per step: loss_d_class, loss_g_class and
 the accuracy of D's class head on the real (d_class_acc_real) and fake (d_class_acc_fake) batch;
 `nanogen eval` adds d_test_accuracy, D's class head as a digit classifier on the test images.
 """

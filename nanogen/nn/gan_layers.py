@@ -18,7 +18,8 @@ import math
 import numpy as np
 
 from .. import functional as F
-from .module import Module, Parameter, check_dtype, check_tensor, float_dtype, pair, positive_int
+from ..ops.checks import check_tensor, pair
+from .module import Module, Parameter, float_dtype, positive_int
 
 
 def _normal(rng, shape, dtype):
@@ -55,10 +56,6 @@ class EqualizedLinear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
-        check_tensor("EqualizedLinear", x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"EqualizedLinear: expected input (..., {self.in_features}), got shape {tuple(x.shape)}")
-        check_dtype("EqualizedLinear", x, self.weight)
         b = self.bias if self.bias is None or self.lr_mul == 1.0 else self.bias * self.lr_mul
         return F.linear(x, self.weight * self.scale, b)
 
@@ -91,10 +88,6 @@ class EqualizedConv2d(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
-        check_tensor("EqualizedConv2d", x)
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"EqualizedConv2d: expected input (N, {self.in_channels}, H, W), got shape {tuple(x.shape)}")
-        check_dtype("EqualizedConv2d", x, self.weight)
         return F.conv2d(x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self):
