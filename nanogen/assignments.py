@@ -413,6 +413,38 @@ TASKS = (
                "tests/test_nn_style_layers.py::test_adain_grad[*]",
                "tests/test_nn_style_layers.py::test_adain_module_grad_through_the_affine_map"),
     ),
+    Task(
+        id="acgan_auxiliary_loss", title="AC-GAN auxiliary losses", chapter="models",
+        files=("nanogen/models/acgan.py",), where="auxiliary_discriminator_loss, auxiliary_generator_loss",
+        statement=(
+            "Write the two AC-GAN objectives. D has two heads: source logits (N, 1) and class logits "
+            "(N, K). auxiliary_discriminator_loss returns (loss, source, classes) with source = "
+            "discriminator_loss(real_logits, fake_logits, cfg.loss, cfg.real_label), classes = "
+            "F.cross_entropy(real_class_logits, y_real) + F.cross_entropy(fake_class_logits, y_fake) (the "
+            "second term only if cfg.fake_class_loss) and loss = source + cfg.aux_weight * classes. auxiliary_generator_loss returns (loss, source, "
+            "classes) with source = generator_loss(fake_logits, cfg.loss) (non-saturating for bce), "
+            "classes = F.cross_entropy(fake_class_logits, y_fake) and loss = source + cfg.aux_weight * "
+            "classes: G must look real and look like the digit it was asked for."),
+        tests=("tests/test_models_acgan.py::test_acgan_losses_match_their_formulas",
+               "tests/test_models_acgan.py::test_acgan_discriminator_loss_grad[*]",
+               "tests/test_models_acgan.py::test_acgan_generator_loss_grad_through_frozen_discriminator[*]",
+               "tests/test_models_acgan.py::test_acgan_learns_to_draw_the_requested_class"),
+    ),
+    Task(
+        id="progan_fade_in", title="Progressive growing: the fade-in blend", chapter="models",
+        files=("nanogen/models/progan.py",), where="fade_in",
+        statement=(
+            "Write fade_in(old, new, alpha) = (1 - alpha) * old + alpha * new, the blend that fades a "
+            "grown block in: old is the small network's path (G: the old toRGB image, upsampled; D: the "
+            "old fromRGB of the pooled image), new the grown block's, both the same shape; alpha goes "
+            "from 0 to 1 over a phase. Write it so that alpha = 0 returns old exactly (bit for bit: the "
+            "grown networks must compute what the small ones did) and alpha = 1 returns new exactly. It "
+            "works on Tensors and on NumPy arrays alike (real_images blends arrays with it)."),
+        tests=("tests/test_models_progan.py::test_fade_in_is_the_blend",
+               "tests/test_models_progan.py::test_growing_with_alpha_zero_leaves_the_output_exactly_unchanged[*]",
+               "tests/test_models_progan.py::test_real_images_follow_the_stage",
+               "tests/test_models_progan.py::test_progan_learns_a_pattern_then_grows"),
+    ),
 )
 
 #: Chapters of the syllabus; each test file belongs to the first chapter whose globs match its name.

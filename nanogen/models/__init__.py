@@ -40,4 +40,4 @@ def load_all():
 
 # in reading order; each module registers its recipes on import
 _MODEL_MODULES = ["autoencoder_recipes", "vae_recipes", "gan_recipes", "classifier_recipes", "wgan_recipes",
-                  "pix2pix_recipes", "superres_recipes", "stylegan_recipes"]
+                  "acgan_recipes", "progan_recipes", "stylegan_recipes", "pix2pix_recipes", "superres_recipes"]

@@ -13,7 +13,12 @@ with a classifier trained by nanogen (`nanogen train classifier`), never with th
                     classes holding >= 5%, KL from uniform.
   inception_score   exp E_x KL(p(y|x) || p(y)) (Salimans et al. 2016, Sec. 4), from 1 to 10 here:
                     high when each sample is clearly one digit and all digits appear.
-  label_accuracy    cgan only: how often the classifier reads the digit that G was asked for.
+  label_accuracy    conditional GANs (cgan, acgan): how often the classifier reads the digit that G
+                    was asked for.
+  fcd_class_k       conditional GANs: FCD of the samples asked for digit k against the real k's, the
+                    diversity *within* a class that label_accuracy cannot see; fcd_within_class_mean
+                    averages them, fcd_within_class_floor is the same mean for the real k's split in
+                    half (the floor with these sample sizes).
 The classifier is found at $NANOGEN_CLASSIFIER, else the run's `classifier` config key, else
 runs/classifier/checkpoint.npz; the error message names the command that creates it.
 """
@@ -56,10 +61,11 @@ def fcd(classifier, real, fake):
     return metrics.frechet_distance_from_features(classifier.features(real), classifier.features(fake))
 
 
-def evaluate_samples(classifier, real, fake, requested_labels=None, real_features=None):
+def evaluate_samples(classifier, real, fake, requested_labels=None, real_features=None, real_labels=None):
     """All the numbers for generated images `fake` against real images `real`, both (N, 1, 28, 28)
     in [0, 1]. requested_labels (N_fake,): the digits a conditional G was asked for.
-    real_features: the classifier's features of `real`, if already computed."""
+    real_features: the classifier's features of `real`, if already computed. real_labels (N_real,):
+    with requested_labels, adds the per-class FCDs."""
     f_real = classifier.features(real) if real_features is None else real_features    # (N_real, D)
     f_fake = classifier.features(fake)                                                 # (N_fake, D)
     probs = classifier.predict_proba(fake)                                             # (N_fake, K)
@@ -82,6 +88,26 @@ def evaluate_samples(classifier, real, fake, requested_labels=None, real_feature
     out.update({f"class_share_{k}": float(s) for k, s in enumerate(cov["histogram"])})
     if requested_labels is not None:
         out["label_accuracy"] = metrics.accuracy(pred, requested_labels)
+        if real_labels is not None:
+            out.update(per_class_fcd(f_real, np.asarray(real_labels), f_fake, np.asarray(requested_labels)))
+    return out
+
+
+def per_class_fcd(f_real, y_real, f_fake, y_fake):
+    """FCD per class k between real features with label k and fake ones asked for k, (N, D) each
+    with labels (N,); the mean over classes, and the floor: the mean over classes of the real k's
+    first half against their second half."""
+    out, floors = {}, []
+    for k in np.unique(y_fake):
+        real_k, fake_k = f_real[y_real == k], f_fake[y_fake == k]
+        if len(real_k) < 4 or len(fake_k) < 2:
+            continue                                  # too few to fit a Gaussian: leave the class out
+        out[f"fcd_class_{int(k)}"] = metrics.frechet_distance_from_features(real_k, fake_k)
+        half = len(real_k) // 2
+        floors.append(metrics.frechet_distance_from_features(real_k[:half], real_k[half:]))
+    if floors:
+        out["fcd_within_class_mean"] = float(np.mean(list(out.values())))
+        out["fcd_within_class_floor"] = float(np.mean(floors))
     return out
 
 
@@ -91,7 +117,7 @@ def evaluate_generator(recipe, data, rng, n=10000, classifier=None):
     classifier: a Classifier, a checkpoint path, or None (find_classifier's search order)."""
     if classifier is None or isinstance(classifier, (str, os.PathLike)):
         classifier = load_classifier(find_classifier(classifier))
-    x, _ = data
+    x, y = data
     labels = np.arange(n) % recipe.cfg.n_classes if recipe.conditional else None
     fake = recipe.sample(n, rng, labels=labels) if recipe.conditional else recipe.sample(n, rng)
-    return evaluate_samples(classifier, x, fake, requested_labels=labels)
+    return evaluate_samples(classifier, x, fake, requested_labels=labels, real_labels=y)

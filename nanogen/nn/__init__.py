@@ -2,7 +2,7 @@
 
 Reading order: module.py (Module, Parameter) -> container.py (Sequential, ModuleList) ->
 init.py (why weight scales matter) -> linear.py -> activation.py -> shape.py -> dropout.py ->
-conv.py -> pool.py -> norm.py. Every layer calls public ops (nanogen.functional, nanogen/ops/),
+conv.py -> pool.py -> norm.py -> gan_layers.py. Every layer calls public ops (nanogen.functional, nanogen/ops/),
 so a reader follows `Linear.forward` straight to the op that computes it. Checkpoints:
 nanogen/serialize.py (save/load of state_dicts).
 """
@@ -18,6 +18,7 @@ from .dropout import Dropout
 from .conv import Conv2d, ConvTranspose2d
 from .pool import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Upsample
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .gan_layers import EqualizedLinear, EqualizedConv2d, PixelNorm, MinibatchStdDev
 
 __all__ = [
     "Parameter", "Module", "IncompatibleKeys", "functional_call", "Sequential", "ModuleList", "init",
@@ -26,4 +27,5 @@ __all__ = [
     "Flatten", "Unflatten", "PixelShuffle", "Dropout",
     "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+    "EqualizedLinear", "EqualizedConv2d", "PixelNorm", "MinibatchStdDev",
 ]
