@@ -362,6 +362,7 @@ class GANRecipe(Recipe):
     conditional = False
     n_fixed = 64            # size of the fixed noise batch rendered every epoch
     grid_cols = 8           # images per row in the pictures (cgan: 10, one per digit)
+    resumable = Recipe.resumable + ("lr_g", "lr_d", "n_eval", "classifier")
 
     @staticmethod
     def add_arguments(parser):
@@ -377,8 +378,8 @@ class GANRecipe(Recipe):
         parser.add_argument("--spectral-norm", action="store_true", help="spectral normalisation on D's weights")
         parser.add_argument("--n-eval", type=int, default=10000, help="generated images for `nanogen eval`")
         parser.add_argument("--classifier", default=None,
-                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER or "
-                                 "runs/classifier/checkpoint.npz)")
+                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER, else nanogen's "
+                                 "standard one in the cache, trained once when missing)")
 
     def __init__(self, config, rng):
         self.config = dict(config)
@@ -405,6 +406,13 @@ class GANRecipe(Recipe):
         labels = y.data if self.conditional else None
         return train_step(self.G, self.D, self.optimizers["generator"], self.optimizers["discriminator"],
                           x, z, self.cfg, labels)
+
+    def held_out(self, data, rng):
+        """D's mean output on held-out real images, beside d_real of the training batches: a D that
+        memorises its training set scores held-out reals lower (Karras et al. 2020, Sec. 3)."""
+        x, y = data
+        logits = self.D(Tensor(x * np.float32(2) - np.float32(1)), y if self.conditional else None)   # [0, 1] -> [-1, 1]
+        return {"test_d_real": d_output_probability(logits, self.cfg.loss)}
 
     def sample(self, n, rng, labels=None):
         """n images (n, 1, 28, 28) in [0, 1]; a conditional model draws digits 0..9 in turn unless
