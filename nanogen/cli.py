@@ -66,9 +66,8 @@ def _common_train_args(p, defaults):
 
 
 def build_parser():
-    from .models import load_all
-
     from . import __version__
+    from .models import load_all
 
     REGISTRY = load_all()
 

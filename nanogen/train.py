@@ -15,8 +15,8 @@ Resuming is exact: the data order of epoch k depends only on (seed, k), and ever
 generator's state is in the checkpoint, so 2 epochs in one go equal 1 epoch + resume + 1 epoch,
 bit for bit. A resumed run keeps its settings: resume_config refuses flags that would change the
 model or the data order and applies, with a notice, those a run may change (Recipe.resumable:
-the epochs, learning rates, evaluation settings). A NaN or Inf loss stops the run, names the step and leaves the last good
-checkpoint untouched.
+the epochs, learning rates, evaluation settings). A NaN or Inf loss stops the run, names the
+step and leaves the last good checkpoint untouched.
 """
 
 import csv
@@ -127,6 +127,9 @@ def resume_config(saved, requested, explicit, recipe_cls, run_dir="the run"):
     recipe_cls.resumable (epochs, learning rates, evaluation settings), else refused: a ValueError
     names every such flag with both values, so that nothing is ever ignored silently.
     """
+    if saved.get("model") != requested.get("model"):
+        raise ValueError(f"{run_dir} holds a run of {saved.get('model')}, not of {requested.get('model')}; continue it "
+                         f"with `nanogen train {saved.get('model')} --resume`, or start a new run elsewhere")
     cfg, notices, refused = dict(saved), [], []
     for key in sorted(explicit):
         if key not in requested or requested[key] == saved.get(key):

@@ -1,6 +1,7 @@
-"""nanogen/assignments.py: the marker parser on small synthetic files, the registry against the
-source and the tests, student copies (only the cut task's tests fail, the solutions restore the
-source), the grade table, the command-line functions, and the teaching docs.
+"""nanogen/assignments.py and its task table (assignment_tasks.py): the marker parser on small
+synthetic files, the registry against the source and the tests, student copies (only the cut
+task's tests fail, the solutions restore the source; they test their own nanogen and quote no
+solution in their documents), the grade table, the command-line functions, and the teaching docs.
 
 Cost (default run): a copy with every marked task cut, where up to 8 grading tests per task run
 in one pytest process per kernel setting; a copy of its own for each task whose tests meet
@@ -18,6 +19,7 @@ import sys
 
 import pytest
 
+from nanogen import assignment_tasks as T
 from nanogen import assignments as A
 
 ROOT = A.ROOT
@@ -230,7 +232,7 @@ def test_every_pattern_names_existing_tests(source_tests):
             assert t.id in AWAITING_TESTS, f"{t.id}: no such test file {missing}; fix its patterns in TASKS"
             continue
         for pattern in t.tests:
-            assert any(A._pattern_regex(pattern).fullmatch(n) for n in source_tests), \
+            assert any(T._pattern_regex(pattern).fullmatch(n) for n in source_tests), \
                 f"{t.id}: pattern {pattern} matches no test"
 
 
@@ -248,7 +250,7 @@ def _sample(nodeids, patterns, limit=DEFAULT_MAX_TESTS):
     """The first test of each pattern, then evenly spaced others, at most `limit` in all."""
     first = []
     for p in patterns:
-        hit = next((n for n in nodeids if A._pattern_regex(p).fullmatch(n)), None)
+        hit = next((n for n in nodeids if T._pattern_regex(p).fullmatch(n)), None)
         if hit and hit not in first:
             first.append(hit)
     rest = [n for n in nodeids if n not in first]

@@ -51,6 +51,8 @@ def test_resume_refuses_changed_model_flags_naming_each_flag_and_both_values(tmp
                  "--batch-size 32 (the run has 64)"):
         assert line in err
     assert _files(run) == before                          # refused before any work: nothing rewritten
+    assert main(["train", "vae", "--out", str(run), "--resume", "--quiet"]) == 1
+    assert f"{run} holds a run of ae, not of vae" in capsys.readouterr().err
 
 
 def test_resume_applies_a_new_learning_rate_with_a_notice_and_keeps_untyped_settings(tmp_path, capsys):

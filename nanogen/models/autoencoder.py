@@ -368,7 +368,8 @@ class AutoencoderRecipe(Recipe):
                 plot.denoising_rows(noisy, m.reconstruct(Tensor(noisy)).data, x[:10], path=path("denoising"),
                                     title=f"{self.name}, epoch {epoch}: {cfg.noise} noise {cfg.noise_level}")
             z = encode_all(m, x)
-            plot.latent_scatter(z, y, path=path("latent"), title=f"{self.name}: test codes ({z.shape[1]}-D), by {self.label_word}")
+            plot.latent_scatter(z, y, path=path("latent"),
+                                title=f"{self.name}: test codes ({z.shape[1]}-D), by {self.label_word}")
             first = {d: int(np.flatnonzero(y == d)[0]) for d in range(10) if np.any(y == d)}
             pairs = [(a, b) for a, b in [(1, 7), (3, 8), (4, 9), (0, 6)] if a in first and b in first]
             if pairs:                                         # from the first test a to the first test b

@@ -411,7 +411,8 @@ class GANRecipe(Recipe):
         """D's mean output on held-out real images, beside d_real of the training batches: a D that
         memorises its training set scores held-out reals lower (Karras et al. 2020, Sec. 3)."""
         x, y = data
-        logits = self.D(Tensor(x * np.float32(2) - np.float32(1)), y if self.conditional else None)   # [0, 1] -> [-1, 1]
+        x = Tensor(x * np.float32(2) - np.float32(1))                  # [0, 1] -> [-1, 1], as in training
+        logits = self.D(x, y if self.conditional else None)
         return {"test_d_real": d_output_probability(logits, self.cfg.loss)}
 
     def sample(self, n, rng, labels=None):

@@ -122,9 +122,11 @@ class VAERecipe(Recipe):
         plot.image_grid(m.sample(64, fixed), nrow=8, path=path("samples"),
                         title=f"{tag}: decoded z ~ N(0, I)")
         plot.reconstructions(x[:10], m.reconstruct(x[:10], None if yc is None else yc[:10]),
-                             path=path("reconstructions"), title=f"{tag}: test {self.item_word}, decoded posterior means")
+                             path=path("reconstructions"),
+                             title=f"{tag}: test {self.item_word}, decoded posterior means")
         mu = elbo_terms(m, x, fixed, yc)["mu"]
-        plot.latent_scatter(mu, y, path=path("latent"), title=f"{tag}: posterior means of test {self.item_word} ({Z}-D)")
+        plot.latent_scatter(mu, y, path=path("latent"),
+                            title=f"{tag}: posterior means of test {self.item_word} ({Z}-D)")
         if self.n_classes:
             digits = np.repeat(np.arange(self.n_classes), 10)    # one row per digit, 10 styles each
             plot.image_grid(m.sample_digits(digits, fixed), nrow=10, path=path("digits"),
