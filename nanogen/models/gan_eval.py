@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 from .. import metrics
-from .classifier import load_classifier
+from .classifier_recipes import load_classifier
 
 ENV = "NANOGEN_CLASSIFIER"
 #: `nanogen ...` arguments that train the standard classifier: the recipe's defaults, seed 0, MNIST
