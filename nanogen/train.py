@@ -131,6 +131,11 @@ def _flag(key):
     return "--" + key.replace("_", "-")
 
 
+def _value(v):
+    """A setting as typed on the command line: (256, 128) -> '256 128'."""
+    return " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
 def resume_config(saved, requested, explicit, recipe_cls, run_dir="the run"):
     """The config a resumed run continues with, and the notices to print.
 
@@ -145,7 +150,7 @@ def resume_config(saved, requested, explicit, recipe_cls, run_dir="the run"):
                          f"with `nanogen train {saved.get('model')} --resume`, or start a new run elsewhere")
     cfg, notices, refused = dict(saved), [], []
     for key in sorted(explicit):
-        if key not in requested or requested[key] == saved.get(key):
+        if key not in requested or _value(requested[key]) == _value(saved.get(key)):   # [2, 3] == (2, 3)
             continue
         new, old = requested[key], saved.get(key)
         if key in recipe_cls.resumable:
@@ -153,9 +158,9 @@ def resume_config(saved, requested, explicit, recipe_cls, run_dir="the run"):
             if key == "epochs":
                 notices.append(f"training on to epoch {new} (the run was planned for {old})")
             else:
-                notices.append(f"resuming with {_flag(key)} {new} (the run had {old})")
+                notices.append(f"resuming with {_flag(key)} {_value(new)} (the run had {_value(old)})")
         else:
-            refused.append(f"  {_flag(key)} {new} (the run has {old})")
+            refused.append(f"  {_flag(key)} {_value(new)} (the run has {_value(old)})")
     if refused:
         raise ValueError(
             f"--resume continues {run_dir} with the settings it was started with, and these flags differ:\n"

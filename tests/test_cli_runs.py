@@ -45,9 +45,9 @@ def test_resume_refuses_changed_model_flags_naming_each_flag_and_both_values(tmp
     before = _files(run)
     capsys.readouterr()
     assert main(["train", "ae", "--epochs", "2", "--out", str(run), "--resume", "--quiet",
-                 "--latent-dim", "8", "--hidden-dim", "100", "--batch-size", "32"]) == 1
+                 "--latent-dim", "8", "--hidden-dims", "100", "50", "--batch-size", "32"]) == 1
     err = capsys.readouterr().err
-    for line in ("--latent-dim 8 (the run has 32)", "--hidden-dim 100 (the run has 256)",
+    for line in ("--latent-dim 8 (the run has 32)", "--hidden-dims 100 50 (the run has 256)",
                  "--batch-size 32 (the run has 64)"):
         assert line in err
     assert _files(run) == before                          # refused before any work: nothing rewritten
