@@ -126,7 +126,7 @@ def test_find_classifier_trains_the_standard_one_once_in_the_cache(tmp_path, mon
     assert path == str(tmp_path / "cache" / "classifier" / "checkpoint.npz")
     err = capsys.readouterr().err
     assert "training it once into" in err and "--seed 0" in err
-    model = clf.load_classifier(path)
+    model = clf_recipes.load_classifier(path)
     assert isinstance(model, clf.Classifier)
     monkeypatch.chdir(tmp_path)                                          # another folder, no retraining
     monkeypatch.setattr(gan_eval, "train_standard_classifier", lambda *a: pytest.fail("trained twice"))
