@@ -33,10 +33,11 @@ def dataset_name(text):
 
 
 def _common_train_args(p, defaults):
-    d = defaults.get
-    p.add_argument("--epochs", type=positive(int, "--epochs"), default=d("epochs", 5), help="passes over the data (default %(default)s)")
-    p.add_argument("--batch-size", type=positive(int, "--batch-size"), default=d("batch_size", 128), help="default %(default)s")
-    p.add_argument("--lr", type=positive(float, "--lr"), default=d("lr", 1e-3), help="learning rate (default %(default)s)")
+    p.add_argument("--epochs", type=positive(int, "--epochs"), default=defaults["epochs"],
+                   help="passes over the data (default %(default)s)")
+    p.add_argument("--batch-size", type=positive(int, "--batch-size"), default=defaults["batch_size"],
+                   help="default %(default)s")
+    p.add_argument("--lr", type=positive(float, "--lr"), default=defaults["lr"], help="learning rate (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run (default 0)")
     p.add_argument("--subset", type=positive(int, "--subset"), default=None,
                    help="train on the first N training images only (quick experiments)")

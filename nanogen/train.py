@@ -32,6 +32,7 @@ import numpy as np
 
 from . import random as _random
 from . import serialize, settings
+from .optim import Adam
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -46,7 +47,8 @@ class Recipe:
     dataclass), `variant` (the values this recipe sets differently) and `flags` (the fields a user
     may change, each with its one default in the Config: nanogen.settings). They implement:
 
-    __init__(config, rng)     build modules and optimizers from the config dict (model_config(config))
+    __init__(config, rng)     build modules and optimizers from the config dict (model_config(config));
+                              the default: one network from `build_model(Config, rng=rng)`, one Adam
     modules                   dict name -> nn.Module (saved in checkpoints)
     optimizers                dict name -> optimizer (saved in checkpoints)
     training_arrays(x, y)     the arrays to batch (default: images and labels as they are)
@@ -60,11 +62,12 @@ class Recipe:
 
     name = "recipe"
     help = ""
-    defaults = {}
+    defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}   # the training flags; a recipe overrides some
     #: the settings (flag dests) that `--resume` may change: they act from the next step on (the
     #: learning rates) or only in `nanogen eval`; every other setting is fixed for the run's life
     resumable = ("epochs", "lr")
     config_class = None     # the model's Config dataclass
+    build_model = None      # Config -> the network (the default __init__ trains one model with Adam)
     variant = {}            # Config values of this recipe that differ from the dataclass defaults
     flags = ()              # Config fields that become `nanogen train NAME` flags
 
@@ -78,6 +81,13 @@ class Recipe:
     def model_config(self, config):
         """The model's Config from a run's config dict (parsed flags, or a checkpoint's config)."""
         return settings.build(self.config_class, config, self.flags, self.variant)
+
+    def __init__(self, config, rng):
+        """The common case: one network, `model`, built from the Config, trained by one Adam."""
+        self.config = config
+        self.model = type(self).build_model(self.model_config(config), rng=rng)
+        self.modules = {"model": self.model}
+        self.optimizers = {"adam": Adam(self.model.parameters(), lr=config.get("lr", self.defaults["lr"]))}
 
     modules = {}
     optimizers = {}

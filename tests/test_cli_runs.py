@@ -21,14 +21,14 @@ TINY = ["--epochs", "1", "--subset", "128", "--batch-size", "64", "--quiet"]
 def figures_not_rendered(monkeypatch):
     """Figures are built but not rendered (rendering is most of a tiny run's time): each file gets
     a few bytes naming the figure's title instead. test_cli.py checks real PNGs."""
-    from nanogen import plot
+    from nanogen import plot_images     # where _done saves every figure family's figures
 
     def write(fig, path):
         with open(path, "wb") as f:
             f.write(repr([ax.get_title() for ax in fig.axes]).encode())
         return path
 
-    monkeypatch.setattr(plot, "save_figure", write)
+    monkeypatch.setattr(plot_images, "save_figure", write)
 
 
 def _train(run, *extra, model="ae"):
@@ -176,15 +176,15 @@ def figure_texts(monkeypatch):
     """Every text drawn into a saved figure (titles, labels, legends), by file name."""
     from matplotlib.text import Text
 
-    from nanogen import plot
+    from nanogen import plot_images
 
-    texts, save = {}, plot.save_figure
+    texts, save = {}, plot_images.save_figure
 
     def spy(fig, path):
         texts[os.path.basename(path)] = " ".join(t.get_text() for t in fig.findobj(Text))
         return save(fig, path)
 
-    monkeypatch.setattr(plot, "save_figure", spy)
+    monkeypatch.setattr(plot_images, "save_figure", spy)
     return texts
 
 

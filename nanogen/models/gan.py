@@ -136,10 +136,8 @@ class SpectralNorm(nn.Module):
         w_sn = layer.weight / self.sigma()                             # W / σ(W): one graph, through σ too
         if isinstance(layer, nn.Linear):
             return F.linear(x, w_sn, layer.bias)
-        from ..ops.conv import conv2d
-
-        return conv2d(x, w_sn, layer.bias, stride=layer.stride, padding=layer.padding,
-                      dilation=layer.dilation, groups=layer.groups)
+        return F.conv2d(x, w_sn, layer.bias, stride=layer.stride, padding=layer.padding,
+                        dilation=layer.dilation, groups=layer.groups)
 
 
 def maybe_spectral_norm(layer, enabled, rng=None):
@@ -179,9 +177,9 @@ class MLPDiscriminator(nn.Module):
 
     LeakyReLU, not ReLU: a dead unit passes no gradient back to G (Radford et al. 2015, Sec. 3).
     Dropout, as in Goodfellow et al. 2014 (Sec. 5), makes D's job noisier so G is pushed less
-    hard onto the few images D currently accepts. Measured after 10 epochs (`nanogen eval`): the
-    easiest digit, 1, made up 44% of the samples without dropout and 29% with it -- partial mode
-    collapse, which the classifier's digit histogram shows and the losses do not.
+    hard onto the few images D currently accepts. Without it the easiest digit, 1, takes a far
+    larger share of the samples (docs/results.md) -- partial mode collapse, which the classifier's
+    digit histogram shows and the losses do not.
     No sigmoid at the end: the losses take logits (stable BCE, hinge, least squares).
     """
 

@@ -28,7 +28,7 @@ class GANRecipe(Recipe):
     batch drawn every epoch, GAN diagnostics and evaluation with the classifier (gan_eval.py).
     Subclasses write `build(cfg, rng) -> (G, D)`."""
 
-    defaults = {"epochs": 20, "batch_size": 128, "lr": 2e-4}
+    defaults = {**Recipe.defaults, "epochs": 20, "lr": 2e-4}
     config_class = GANConfig
     flags = ("latent_dim", "loss", "real_label", "lr_g", "lr_d", "beta1", "d_skip_below", "spectral_norm")
     drop_last = True        # batch norm (dcgan) dislikes a last batch of 1; the MLP loses nothing

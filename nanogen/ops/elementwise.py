@@ -10,7 +10,7 @@ backward may return a gradient of the broadcast shape and autograd.unbroadcast s
 import numpy as np
 
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 
 
 def _operands(name, a, b):
@@ -287,7 +287,7 @@ def _binary(op, name, a, b):
     try:
         return op.apply(a, b)
     except ValueError:
-        sa, sb = np.shape(_d(a)), np.shape(_d(b))
+        sa, sb = np.shape(as_array(a)), np.shape(as_array(b))
         try:
             np.broadcast_shapes(sa, sb)
         except ValueError:
@@ -327,11 +327,11 @@ def minimum(a, b):
 def where(cond, a, b):
     """Elementwise choice: a where cond is true, else b (cond: bool array or Tensor)."""
     a, b = _operands("where", a, b)
-    cond = np.asarray(_d(cond), dtype=bool)
+    cond = np.asarray(as_array(cond), dtype=bool)
     try:
-        np.broadcast_shapes(cond.shape, np.shape(_d(a)), np.shape(_d(b)))
+        np.broadcast_shapes(cond.shape, np.shape(as_array(a)), np.shape(as_array(b)))
     except ValueError:
-        raise ValueError(f"where: shapes {cond.shape}, {np.shape(_d(a))}, {np.shape(_d(b))} "
+        raise ValueError(f"where: shapes {cond.shape}, {np.shape(as_array(a))}, {np.shape(as_array(b))} "
                          "cannot be broadcast together") from None
     return Where.apply(cond, a, b)
 
@@ -361,6 +361,3 @@ def clamp(x, min=None, max=None):
         raise ValueError("clamp: give at least one of min and max")
     return Clamp.apply(x, lo=min, hi=max)
 
-
-def _d(x):
-    return x.data if isinstance(x, Tensor) else x
