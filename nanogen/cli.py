@@ -121,7 +121,7 @@ def load_dataset(name, split):
 
 def _config_from_args(args, recipe):
     cfg = {k: v for k, v in vars(args).items() if k not in ("command", "resume", "quiet", "out", "overwrite",
-                                                               "explicit")}
+                                                               "explicit", "flag_names")}
     cfg["model"] = recipe.name
     return cfg
 
@@ -145,7 +145,7 @@ def cmd_train(args):
         saved = load_checkpoint(os.path.join(out, "checkpoint.npz"))["meta"]["config"]
         explicit = getattr(args, "explicit", None)
         cfg, notices = resume_config(saved, requested, {"epochs"} if explicit is None else explicit,
-                                     recipe_cls, out)
+                                     recipe_cls, out, getattr(args, "flag_names", None))
         for line in notices:
             print(f"nanogen train: {line}", file=sys.stderr)
     else:
@@ -262,7 +262,9 @@ def main(argv=None):
         parser.parse_args(["train", "--help"])
     if args.command == "train":  # which flags were typed: a resumed run must tell them from defaults
         rest = argv[argv.index(args.model, argv.index("train") + 1) + 1:]
-        args.explicit = explicit_flags(parser.model_parsers[args.model], rest)
+        model_parser = parser.model_parsers[args.model]
+        args.explicit = explicit_flags(model_parser, rest)
+        args.flag_names = {a.dest: a.option_strings[0] for a in model_parser._actions if a.option_strings}
     from .assignments import cmd_assignment
     from .style_cli import cmd_style
 

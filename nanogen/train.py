@@ -137,16 +137,12 @@ _ITEM_WORDS = {"mnist": ("digits", "digit"), "fashion-mnist": ("Fashion-MNIST im
 # ---------------------------------------------------------------------------- run folders
 
 
-def _flag(key):
-    return "--" + key.replace("_", "-")
-
-
 def _value(v):
     """A setting as typed on the command line: (256, 128) -> '256 128'."""
     return " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
 
 
-def resume_config(saved, requested, explicit, recipe_cls, run_dir="the run"):
+def resume_config(saved, requested, explicit, recipe_cls, run_dir="the run", flag_names=None):
     """The config a resumed run continues with, and the notices to print.
 
     saved: the run's config (from its checkpoint); requested: the config the command line asks
@@ -154,7 +150,13 @@ def resume_config(saved, requested, explicit, recipe_cls, run_dir="the run"):
     A typed flag that differs from the run is applied with a notice if it is one of
     recipe_cls.resumable (epochs, learning rates, evaluation settings), else refused: a ValueError
     names every such flag with both values, so that nothing is ever ignored silently.
+    flag_names: dest -> the flag as typed (--label-smoothing for real_label); default --dest-name.
     """
+    names = flag_names or {}
+
+    def _flag(key):
+        return names.get(key) or "--" + key.replace("_", "-")
+
     if saved.get("model") != requested.get("model"):
         raise ValueError(f"{run_dir} holds a run of {saved.get('model')}, not of {requested.get('model')}; continue it "
                          f"with `nanogen train {saved.get('model')} --resume`, or start a new run elsewhere")

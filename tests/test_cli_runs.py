@@ -51,6 +51,8 @@ def test_resume_refuses_changed_model_flags_naming_each_flag_and_both_values(tmp
                  "--batch-size 32 (the run has 64)"):
         assert line in err
     assert _files(run) == before                          # refused before any work: nothing rewritten
+    assert main(["train", "ae", "--out", str(run), "--resume", "--quiet", "--loss", "mse"]) == 1
+    assert "--loss mse (the run has bce)" in capsys.readouterr().err
     assert main(["train", "vae", "--out", str(run), "--resume", "--quiet"]) == 1
     assert f"{run} holds a run of ae, not of vae" in capsys.readouterr().err
 
@@ -201,3 +203,18 @@ def test_fashion_mnist_figures_do_not_say_digits(model, tmp_path, rng, figure_te
     for name, text in figure_texts.items():
         assert "digit" not in text.lower(), (name, text)
     assert any("Fashion-MNIST" in text or "class" in text for text in figure_texts.values())
+
+
+def test_resume_messages_name_flags_as_the_user_types_them():
+    from nanogen.models.gan_recipes import GAN
+    from nanogen.train import resume_config
+
+    parser = build_parser()
+    argv = ["train", "gan", "--label-smoothing", "0.8", "--lr", "1e-4"]
+    args = parser.parse_args(argv)
+    names = {a.dest: a.option_strings[0] for a in parser.model_parsers["gan"]._actions if a.option_strings}
+    saved = dict(_config_from_args(parser.parse_args(["train", "gan"]), GAN))
+    with pytest.raises(ValueError, match=r"--label-smoothing 0.8 \(the run has 1.0\)"):
+        resume_config(saved, _config_from_args(args, GAN), {"real_label", "lr"}, GAN, "runs/gan", names)
+    cfg, notices = resume_config(saved, _config_from_args(args, GAN), {"lr"}, GAN, "runs/gan", names)
+    assert cfg["lr"] == 1e-4 and notices == ["resuming with --lr 0.0001 (the run had 0.0002)"]
