@@ -20,6 +20,7 @@ step and leaves the last good checkpoint untouched.
 """
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -57,7 +58,7 @@ class Recipe:
     held_out(data, rng)       cheap held-out numbers after each epoch, named test_<train key> so the
                               loss curves draw them beside the training curve (optional)
     evaluate(data, rng)       test-set metrics as {name: float} (optional)
-    sample(n, rng)            n images (n, 1, 28, 28) in [0, 1] (optional)
+    sample(n, rng)            n images (n, C, H, W) in [0, 1] (optional)
     """
 
     name = "recipe"
@@ -70,17 +71,36 @@ class Recipe:
     build_model = None      # Config -> the network (the default __init__ trains one model with Adam)
     variant = {}            # Config values of this recipe that differ from the dataclass defaults
     flags = ()              # Config fields that become `nanogen train NAME` flags
+    image_flags = False     # True: the model takes --image-size S and --channels 1|3 (convolutional models)
 
     @classmethod
     def add_arguments(cls, parser):
         """Model-specific command-line flags (argparse), beyond the common ones: one per name in
         `flags`, built from the Config. A recipe adds flags of its own (not the model's) here."""
+        if cls.image_flags:
+            parser.add_argument("--image-size", type=settings.positive(int, "--image-size"), default=28,
+                                help="train on S x S images: the data is resized to it (default 28)")
+            parser.add_argument("--channels", dest="image_channels", type=int, choices=(1, 3), default=1,
+                                help="1 = grayscale, 3 = colour (RGB): the data is converted to it (default 1)")
         if cls.config_class is not None:
             settings.add_flags(parser, cls.config_class, cls.flags, cls.variant)
 
+    @staticmethod
+    def image_shape(config):
+        """(C, H, W) of the run's images: --channels and --image-size, else MNIST's (1, 28, 28)."""
+        S = config.get("image_size") or 28
+        return (config.get("image_channels") or 1, S, S)
+
     def model_config(self, config):
-        """The model's Config from a run's config dict (parsed flags, or a checkpoint's config)."""
-        return settings.build(self.config_class, config, self.flags, self.variant)
+        """The model's Config from a run's config dict (parsed flags, or a checkpoint's config);
+        a Config with an image_shape field gets the run's (image_shape(config))."""
+        defaults = {f.name: self.variant.get(f.name, f.default) for f in dataclasses.fields(self.config_class)}
+        fixed = {}
+        if "image_shape" in defaults:
+            fixed["image_shape"] = self.image_shape(config)
+        if defaults.get("n_classes") and config.get("data_classes"):   # a conditional model: as many labels
+            fixed["n_classes"] = config["data_classes"]                  # as the data has (a folder's classes)
+        return settings.build(self.config_class, config, self.flags, self.variant, **fixed)
 
     def __init__(self, config, rng):
         """The common case: one network, `model`, built from the Config, trained by one Adam."""
@@ -114,17 +134,18 @@ class Recipe:
     @property
     def item_word(self):
         """What the images are, for figure titles: "digits" on MNIST, "Fashion-MNIST images" on
-        Fashion-MNIST (never "digits" for a shirt); `label_word` names their labels likewise."""
-        return _ITEM_WORDS[self._dataset][0]
+        Fashion-MNIST, "images" on a folder (never "digits" for a shirt); `label_word` names their
+        labels likewise."""
+        return self._words[0]
 
     @property
     def label_word(self):
-        return _ITEM_WORDS[self._dataset][1]
+        return self._words[1]
 
     @property
-    def _dataset(self):
+    def _words(self):
         name = str(getattr(self, "config", {}).get("dataset") or "mnist").lower().replace("_", "-")
-        return name if name in _ITEM_WORDS else "mnist"
+        return _ITEM_WORDS.get(name, ("images", "class"))
 
     def sample(self, n, rng):
         raise ValueError(f"the {self.name} model does not generate new images; "

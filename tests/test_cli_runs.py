@@ -157,20 +157,21 @@ def test_unknown_kernel_choice_is_one_line_without_traceback():
                                              "unset it for the Numba kernels"]
 
 
-def test_both_spellings_of_fashion_mnist_are_accepted():
+def test_both_spellings_of_fashion_mnist_are_accepted(capsys):
     parser = build_parser()
     for spelling in ("fashion-mnist", "fashion_mnist", "Fashion-MNIST"):
         assert parser.parse_args(["train", "ae", "--dataset", spelling]).dataset == "fashion-mnist"
-        assert parser.parse_args(["data", "download", spelling]).name == "fashion-mnist"
+        assert parser.parse_args(["data", "download", "--dataset", spelling]).dataset == "fashion-mnist"
+    for argv in (["data", "download", "fashion_mnist"], ["data", "download", "--dataset", "fashion_mnist"]):
+        assert main(argv) == 0 and "Fashion-MNIST" in capsys.readouterr().out
 
 
-def test_fashion_mnist_error_suggests_a_command_that_works():
+def test_fashion_mnist_error_suggests_a_command_that_works(capsys):
     from nanogen.data import datasets
 
     msg = datasets._not_found_message(datasets.FASHION_MNIST, [])
     command = next(line.split("(")[0].split() for line in msg.splitlines() if "nanogen data download" in line)
-    parsed = build_parser().parse_args(command[1:])                     # what the user would type
-    assert parsed.command == "data" and (parsed.name or parsed.dataset) == "fashion-mnist"
+    assert main(command[1:]) == 0                                        # what the user would type
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ class AEConfig:
                                  is_positive=True)
     latent_dim: int = setting(32, "mlp: Z, the width of the code (> 784 is overcomplete)", is_positive=True)
     channels: tuple = setting((16, 32), "conv: channels after the first and the second conv stage",
+                              flag="--conv-channels",
                               is_positive=True, nargs=2)
     code_activation: str = "none"     # mlp: "none" (linear code) | "relu" | "sigmoid" (z in (0, 1))
     loss: str = setting("bce", "reconstruction error d: bce (from logits when mlp) or mse", choices=("bce", "mse"))

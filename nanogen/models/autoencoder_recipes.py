@@ -118,3 +118,4 @@ class ConvAutoencoderRecipe(AutoencoderRecipe):
     defaults = {**Recipe.defaults, "epochs": 5}
     variant = {"arch": "conv", "loss": "mse"}
     flags = ("channels", "loss")
+    image_flags = True

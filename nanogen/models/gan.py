@@ -59,6 +59,7 @@ class GANConfig:
     d_dropout: float = setting(0.3, "MLP discriminator: dropout after each hidden layer (Goodfellow et al. 2014)")
     base_channels: int = setting(64, "DCGAN: C, channels of D's first conv (G: 2C -> C -> 1)", is_positive=True)
     n_classes: int = 10                    # conditional GAN: number of labels
+    image_shape: tuple = (1, 28, 28)       # (C, H, W) of the images; DCGAN needs H = W divisible by 4
     loss: str = setting("bce", "bce (non-saturating), hinge or lsgan (least squares)", choices=LOSSES)
     real_label: float = setting(1.0, "one-sided label smoothing: D's target for real images, e.g. 0.9",
                                 flag="--label-smoothing")
@@ -80,7 +81,7 @@ class GANConfig:
                              "the hinge loss has margins, not targets (drop --label-smoothing)")
         if not 0.0 <= self.d_dropout < 1.0:
             raise ValueError(f"GANConfig: d_dropout is a probability in [0, 1), got {self.d_dropout}")
-        self.hidden_dims = tuple(self.hidden_dims)
+        self.hidden_dims, self.image_shape = tuple(self.hidden_dims), tuple(self.image_shape)
 
 
 # ---------------------------------------------------------------------------- spectral normalisation

@@ -88,7 +88,7 @@ class GANRecipe(Recipe):
         return {"test_d_real": d_output_probability(logits, self.cfg.loss)}
 
     def sample(self, n, rng, labels=None):
-        """n images (n, 1, 28, 28) in [0, 1]; a conditional model draws digits 0..9 in turn unless
+        """n images (n, C, H, W) in [0, 1]; a conditional model draws digits 0..9 in turn unless
         `labels` (n,) asks for others."""
         z = rng.standard_normal((n, self.cfg.latent_dim)).astype(np.float32)
         if self.conditional and labels is None:
@@ -127,6 +127,11 @@ class GANRecipe(Recipe):
     def evaluate(self, data, rng):
         from .gan_eval import evaluate_generator
 
+        if self.cfg.image_shape != (1, 28, 28) or self.config.get("dataset", "mnist") != "mnist":
+            raise ValueError(f"nanogen eval scores a GAN's samples with nanogen's MNIST digit classifier "
+                             f"(FCD, inception score, coverage); this run trained on "
+                             f"{self.config.get('dataset')} at {self.cfg.image_shape}: look at its samples "
+                             f"(nanogen sample RUN) instead")
         return evaluate_generator(self, data, rng, n=int(self.config.get("n_eval") or 10000),
                                   classifier=self.config.get("classifier"))
 
@@ -140,7 +145,7 @@ class GAN(GANRecipe):
     flags = GANRecipe.flags + ("hidden_dims", "d_dropout")
 
     def build(self, cfg, rng):
-        G = MLPGenerator(cfg.latent_dim, cfg.hidden_dims, rng=rng)
+        G = MLPGenerator(cfg.latent_dim, cfg.hidden_dims, image_shape=cfg.image_shape, rng=rng)
         D = MLPDiscriminator(tuple(reversed(cfg.hidden_dims)), spectral_norm=cfg.spectral_norm, dropout=cfg.d_dropout,
                              rng=rng)
         return G, D
@@ -154,10 +159,12 @@ class DCGAN(GANRecipe):
     help = "DCGAN on MNIST: transposed-conv generator, strided-conv discriminator (Radford et al. 2015)"
     defaults = {**GANRecipe.defaults, "epochs": 5}
     flags = GANRecipe.flags + ("base_channels",)
+    image_flags = True
 
     def build(self, cfg, rng):
-        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, rng=rng)
-        D = DCGANDiscriminator(cfg.base_channels, spectral_norm=cfg.spectral_norm, rng=rng)
+        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, image_shape=cfg.image_shape, rng=rng)
+        D = DCGANDiscriminator(cfg.base_channels, spectral_norm=cfg.spectral_norm, image_shape=cfg.image_shape,
+                               rng=rng)
         return G, D
 
 
@@ -172,6 +179,8 @@ class CGAN(DCGAN):
     grid_cols = 10
 
     def build(self, cfg, rng):
-        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, n_classes=cfg.n_classes, rng=rng)
-        D = DCGANDiscriminator(cfg.base_channels, n_classes=cfg.n_classes, spectral_norm=cfg.spectral_norm, rng=rng)
+        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, n_classes=cfg.n_classes, image_shape=cfg.image_shape,
+                           rng=rng)
+        D = DCGANDiscriminator(cfg.base_channels, n_classes=cfg.n_classes, spectral_norm=cfg.spectral_norm,
+                               image_shape=cfg.image_shape, rng=rng)
         return G, D

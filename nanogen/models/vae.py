@@ -66,6 +66,7 @@ class VAEConfig:
     beta: float = setting(1.0, "weight of the KL term: 1 = the ELBO, > 1 = beta-VAE")
     arch: str = "mlp"                 # "mlp" (this file) | "conv" (vae_conv.py)
     channels: tuple = setting((32, 64), "conv: channels after the first and the second stride-2 conv",
+                              flag="--conv-channels",
                               is_positive=True, nargs=2)
 
     def __post_init__(self):

@@ -158,6 +158,7 @@ class ConvVAERecipe(VAERecipe):
     help = "convolutional VAE: two stride-2 convs, transposed convs back, same ELBO"
     variant = {"arch": "conv", "hidden_dim": 256}
     flags = VAERecipe.flags + ("channels",)
+    image_flags = True
 
 
 @register

@@ -33,7 +33,9 @@ def _operands(name, a, b):
 
 def _constant(x, dtype):
     if isinstance(x, (int, float, bool, np.number)):
-        return x  # a Python number adapts to the array's dtype (NumPy's weak scalars)
+        # a number takes the tensor's float dtype: NumPy 2 would keep float32 for a bare Python float
+        # (NEP 50), but NumPy 1.26 turns a float32 0-d array times a Python float into float64
+        return dtype.type(x) if dtype.kind == "f" else x
     a = np.asarray(x)
     if dtype.kind == "f" and a.dtype != dtype:
         a = a.astype(dtype)
