@@ -11,7 +11,7 @@ norms) on both sides. Both start from the same weights (nanogen's DCGAN init, co
 Timing runs both frameworks in this process, in turn, round after round (common.interleaved).
 Peak memory and training run each framework in its own subprocess, so its peak resident
 memory (VmHWM) is one framework's alone. Training uses the same batch order and the same noise on both sides; the
-samples are then judged by nanogen's classifier (runs/classifier, `nanogen train classifier`).
+samples are then judged by nanogen's standard classifier (models/gan_eval.py: in the cache, or $NANOGEN_CLASSIFIER).
 Targets: time per iteration <= 1.0x PyTorch's; FCD within 15% of PyTorch's; every digit 5-15%
 of the samples; peak memory <= PyTorch's. The machine may be shared: read times with that caveat.
 """

@@ -126,7 +126,8 @@ plot.image_grid(np.concatenate(rows), nrow=8, path=os.path.join(OUT, "cgan_digit
 # is the distance between two halves of the test set), the share of each digit among the
 # samples (a collapsed GAN over-produces a few), the inception score (1 to 10), and for cgan
 # how often the classifier reads the digit that was asked for. The classifier is trained by
-# nanogen: `nanogen train classifier` (writes runs/classifier/checkpoint.npz).
+# nanogen: the standard one in nanogen's cache (~/.cache/nanogen/classifier), trained there once,
+# with a fixed seed, the first time a GAN is evaluated ($NANOGEN_CLASSIFIER points elsewhere).
 
 # %%
 n_eval = 2000 if QUICK else 10000

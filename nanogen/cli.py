@@ -2,15 +2,18 @@
 
     nanogen train MODEL [--epochs E] [--batch-size B] [--lr LR] [--latent-dim D] [--seed S]
                         [--subset N] [--dataset mnist|fashion-mnist|folder:PATH] [--holdout-class K]
-                        [--out DIR] [--resume]
+                        [--out DIR] [--resume | --overwrite]
     nanogen sample RUN [--n N] [--out FILE] [--input IMAGE...]
     nanogen eval RUN [--json] [--ood DATASET [--scores NAME ...] [--background RUN]]
+                                           (RUN: the run folder, or its checkpoint.npz)
     nanogen data info|verify|download
     nanogen assignment list | make --tasks ID... --out DIR | grade DIR
     nanogen style [--content IMG] [--style IMG] [--steps N] [--size S] [--out FILE]
 
 Models register themselves in nanogen/models/ (a Recipe subclass each); this file only parses
 arguments, checks them before any work starts, and hands over to nanogen.train.fit.
+A run folder is protected: training into one that holds a run needs --resume (which refuses flags
+that would change the run, train.resume_config) or --overwrite.
 """
 
 import argparse
@@ -41,10 +44,12 @@ def _common_train_args(p, defaults):
                    help="leave class K out of training (outlier detection: nanogen eval RUN --ood heldout)")
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --out with a new one")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def build_parser():
+    from . import __version__
     from .models import load_all
 
     REGISTRY = load_all()
@@ -55,27 +60,30 @@ def build_parser():
         epilog="models:\n" + "\n".join(f"  {n:<14}{r.help}" for n, r in REGISTRY.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"nanogen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a model; writes a run folder (checkpoint, metrics, figures)",
                            epilog="models:\n" + "\n".join(f"  {n:<14}{r.help}" for n, r in REGISTRY.items()),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     models = train.add_subparsers(dest="model", metavar="MODEL")
+    parser.model_parsers = {}
     for name, recipe in REGISTRY.items():
         p = models.add_parser(name, help=recipe.help.replace("%", "%%"), description=recipe.help)
         _common_train_args(p, recipe.defaults)
         recipe.add_arguments(p)
+        parser.model_parsers[name] = p
 
     p = sub.add_parser("sample", help="draw new images from a trained run")
-    p.add_argument("run", help="run folder")
+    p.add_argument("run", help="run folder (or its checkpoint.npz)")
     p.add_argument("--n", type=positive(int, "--n"), default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="PNG file (default RUN/samples.png)")
+    p.add_argument("--out", default=None, help="PNG file (default RUN/sample_seedS.png: never a training figure)")
     p.add_argument("--input", nargs="+", default=None, metavar="IMAGE",
                    help="pix2pix, superres: translate or upscale these images (PNG or .npy) instead")
 
     p = sub.add_parser("eval", help="test-set metrics of a trained run")
-    p.add_argument("run", help="run folder")
+    p.add_argument("run", help="run folder (or its checkpoint.npz)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=positive(int, "--limit"), default=None, help="evaluate on the first N test images")
@@ -92,8 +100,9 @@ def build_parser():
     p = sub.add_parser("data", help="datasets: where they are, verify them, fetch them; make-glyphs OUT "
                                     "draws a folder data set of letters")
     p.add_argument("action", choices=["info", "verify", "download", "make-glyphs"])
-    p.add_argument("folder", nargs="?", help="make-glyphs: the folder to write (one subfolder per letter)")
-    p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    p.add_argument("folder", nargs="?", help="make-glyphs: the folder to write (one subfolder per letter); "
+                                            "download: the data set, as --dataset")
+    p.add_argument("--dataset", type=dataset_name, choices=["mnist", "fashion-mnist"], default="mnist")
     p.add_argument("--n-per-class", type=positive(int, "--n-per-class"), default=300,
                    help="make-glyphs: images per letter (default %(default)s)")
     p.add_argument("--chars", default=None, help="make-glyphs: the characters to draw (default A-Z)")
@@ -101,6 +110,17 @@ def build_parser():
     p.add_argument("--gray", action="store_true", help="make-glyphs: white on black instead of colours")
     p.add_argument("--seed", type=int, default=0)
     return parser
+
+
+def explicit_flags(parser, argv):
+    """The dests of the flags that `argv` gives explicitly (not left at their defaults).
+
+    argparse fills in a default only for dests the namespace lacks, so parsing into a namespace
+    that already holds a marker for every dest leaves exactly the given ones changed."""
+    unset = object()
+    ns = argparse.Namespace(**{a.dest: unset for a in parser._actions if a.dest != "help"})
+    parser.parse_args(argv, ns)
+    return {k for k, v in vars(ns).items() if v is not unset}
 
 
 def load_dataset(name, split, image_shape=(1, 28, 28)):
@@ -112,33 +132,57 @@ def load_dataset(name, split, image_shape=(1, 28, 28)):
 
 
 def _config_from_args(args, recipe):
-    cfg = {k: v for k, v in vars(args).items() if k not in ("command", "resume", "quiet", "out")}
+    cfg = {k: v for k, v in vars(args).items() if k not in ("command", "resume", "quiet", "out", "overwrite",
+                                                               "explicit", "flag_names")}
     cfg["model"] = recipe.name
     return cfg
 
 
 def cmd_train(args):
+    from . import random as _random
     from .data import DataLoader
     from .models import load_all
-    from .train import fit, load_checkpoint
+    from .train import clear_run, fit, has_run, load_checkpoint, resume_config
 
     REGISTRY = load_all()
     recipe_cls = REGISTRY[args.model]
     out = args.out or os.path.join("runs", args.model)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file; --out names the folder that holds the run "
+                         "(checkpoint.npz, metrics.csv, config.json, figures): give a folder")
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+    requested = _config_from_args(args, recipe_cls)
     if args.resume:
         saved = load_checkpoint(os.path.join(out, "checkpoint.npz"))["meta"]["config"]
-        cfg = dict(saved, epochs=args.epochs)
+        explicit = getattr(args, "explicit", None)
+        cfg, notices = resume_config(saved, requested, {"epochs"} if explicit is None else explicit,
+                                     recipe_cls, out, getattr(args, "flag_names", None))
+        for line in notices:
+            print(f"nanogen train: {line}", file=sys.stderr)
     else:
-        cfg = _config_from_args(args, recipe_cls)
+        if has_run(out):
+            if not args.overwrite:
+                raise ValueError(f"{out} already holds a run ({has_run(out)}); continue it with --resume, "
+                                 "replace it with --overwrite, or choose another --out")
+            clear_run(out)
+        cfg = requested
     shape = recipe_cls.image_shape(cfg)
     x, y = load_dataset(cfg["dataset"], "train", shape)
     cfg.setdefault("data_classes", int(y.max()) + 1)    # labels in the data: 10 digits, or a folder's classes
     if cfg.get("holdout_class") is not None:                  # before --subset: N images of the nine classes
         x, y = x[y != cfg["holdout_class"]], y[y != cfg["holdout_class"]]
     if cfg.get("subset"):
+        if cfg["subset"] > len(x):
+            raise ValueError(f"--subset {cfg['subset']} is more than the {len(x)} training images of "
+                             f"{cfg['dataset']}; leave --subset out to train on all of them")
         x, y = x[: cfg["subset"]], y[: cfg["subset"]]
     x_test, y_test = load_dataset(cfg["dataset"], "test", shape)
     rng = np.random.default_rng(cfg["seed"])
+    if not args.resume:
+        # the global generator (dropout and init without an explicit rng) is seeded too, from its own
+        # stream, so the run and its checkpoints are a function of --seed alone; resume restores it
+        _random.manual_seed([cfg["seed"], 1])
     recipe = recipe_cls(cfg, rng)
     loader = DataLoader(*recipe.training_arrays(x, y), batch_size=cfg["batch_size"], shuffle=True,
                         seed=cfg["seed"], drop_last=getattr(recipe, "drop_last", False))
@@ -149,13 +193,22 @@ def cmd_train(args):
     return 0
 
 
+def run_folder(run):
+    """The run folder named by RUN: the folder itself, or the folder of a checkpoint file in it."""
+    if os.path.isfile(run):
+        if not run.endswith(".npz"):
+            raise ValueError(f"{run} is a file but not a checkpoint (.npz); give the run folder")
+        return os.path.dirname(run) or "."
+    return run
+
+
 def load_run(run):
-    """(recipe, config) of a trained run folder, weights loaded."""
+    """(recipe, config) of a trained run (its folder or its checkpoint.npz), weights loaded."""
     from .models import load_all
     from .train import load_checkpoint, restore
 
     REGISTRY = load_all()
-    path = os.path.join(run, "checkpoint.npz")
+    path = run if os.path.isfile(run) else os.path.join(run, "checkpoint.npz")
     state = load_checkpoint(path)
     cfg = state["meta"]["config"]
     if cfg.get("model") not in REGISTRY:
@@ -176,11 +229,13 @@ def cmd_sample(args):
         if not hasattr(recipe, "translate_files"):
             raise ValueError(f"--input: the {recipe.name} model does not take input images (pix2pix and superres do)")
         with no_grad():
-            print(recipe.translate_files(args.input, args.out or os.path.join(args.run, "translated.png")))
+            print(recipe.translate_files(args.input, args.out or os.path.join(run_folder(args.run), "translated.png")))
         return 0
     with no_grad():
         images = recipe.sample(args.n, np.random.default_rng(args.seed))
-    out = args.out or os.path.join(args.run, "samples.png")
+    out = args.out or os.path.join(run_folder(args.run), f"sample_seed{args.seed}.png")
+    if os.path.isdir(out):
+        raise ValueError(f"--out {out} is a folder; --out names the PNG file to write, e.g. {out}/sample.png")
     plot.image_grid(images, path=out, title=f"{recipe.name}: {args.n} samples")
     print(out)
     return 0
@@ -226,7 +281,7 @@ def cmd_data(args):
     elif args.action == "verify":
         print(data.verify())
     else:
-        print(data.download("mnist" if args.dataset == "mnist" else "fashion-mnist"))
+        print(data.download(dataset_name(args.folder) if args.folder else args.dataset))   # both spellings
     return 0
 
 
@@ -234,12 +289,18 @@ def main(argv=None):
     from .train import TrainingDiverged
 
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     if args.command == "train" and args.model is None:
         parser.parse_args(["train", "--help"])
+    if args.command == "train":  # which flags were typed: a resumed run must tell them from defaults
+        rest = argv[argv.index(args.model, argv.index("train") + 1) + 1:]
+        model_parser = parser.model_parsers[args.model]
+        args.explicit = explicit_flags(model_parser, rest)
+        args.flag_names = {a.dest: a.option_strings[0] for a in model_parser._actions if a.option_strings}
     from .assignments import cmd_assignment
     from .style_cli import cmd_style
 

@@ -111,13 +111,15 @@ def loss_curves(metrics, keys=None, path=None, x=None, smoothing=0.0, logy=False
     metrics: path to metrics.csv or a dict of equally long lists.  keys: the columns to draw,
     default every numeric column except the step/epoch counters.  smoothing: EMA weight in [0, 1)
     (the raw curve stays in the background).  x: column for the horizontal axis, default "step",
-    else "epoch", else the row number.
+    else "epoch", else the row number.  A held-out column test_<key> (one value per epoch, see
+    nanogen/train.py) is drawn as points in <key>'s panel, so training and held-out numbers meet.
     """
     op = "loss_curves"
     table = _metrics_table(metrics, op)
     xs, xname = _x_axis(table, x, op)
     if keys is None:
-        keys = [k for k in table if k not in INDEX_COLUMNS and k != xname]
+        keys = [k for k in table if k not in INDEX_COLUMNS and k != xname
+                and not (k.startswith("test_") and k[5:] in table)]
     missing = [k for k in keys if k not in table]
     if missing or not keys:
         raise ValueError(f"{op}: keys {missing or keys} not among the numeric columns {list(table)}")
@@ -131,6 +133,11 @@ def loss_curves(metrics, keys=None, path=None, x=None, smoothing=0.0, logy=False
     for i, k in enumerate(keys):
         ax = axes[i]
         _plot_series(ax, xs, table[k], k, smoothing, f"C{i % 10}")
+        held = table.get("test_" + k)
+        if held is not None and len(held) == len(xs):
+            m = ~np.isnan(held)
+            ax.plot(xs[m], held[m], "o-", color="black", markersize=4, linewidth=1, label="held out")
+            ax.legend(loc="best", fontsize="small")
         ax.set_title(k)
         ax.set_xlabel(xname)
         ax.grid(alpha=0.3)

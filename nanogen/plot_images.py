@@ -8,8 +8,10 @@ outputs of a GAN. make_grid is pure NumPy and tested exactly.
 
 import math
 import os
+import textwrap
 
 import numpy as np
+from matplotlib import rcParams
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -158,7 +160,10 @@ def image_grid(images, nrow=None, path=None, title=None, labels=None, value_rang
     if labels is not None and len(labels) != N:
         raise ValueError(f"image_grid: labels must have one entry per image ({N}), got {len(labels)}")
     w, h = _image_inches(*grid.shape[:2])
-    fig = _figure(w + 0.2, h + (0.5 if title else 0.2))
+    if title:   # wrapped to the figure's width: a long title on a narrow grid would be cut off
+        chars = (w + 0.1) * 72 / (0.6 * 1.2 * rcParams["font.size"])   # inches -> points / ~width of a "large" char
+        title = "\n".join(textwrap.wrap(title, width=max(20, int(chars)), break_on_hyphens=False))
+    fig = _figure(w + 0.2, h + (0.3 + 0.25 * (title.count("\n") + 1) if title else 0.2))
     ax = fig.add_subplot()
     _show(ax, grid)
     if labels is not None:

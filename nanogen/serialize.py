@@ -98,13 +98,15 @@ def atomic_write(path, mode="wb"):
     file is flushed to disk and renamed over `path` (os.replace is atomic), else it is removed.
 
     Readers therefore see the old file or the new one, never half of one. Missing folders are
-    made. Every file nanogen writes (checkpoints, caches, figures, configs) goes through here.
+    made. Every file nanogen writes (checkpoints, caches, figures, configs) goes through here, and
+    gets the permissions a plain open() would give it (0666 less the umask), so runs can be shared.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets what open() would give
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -114,6 +116,13 @@ def atomic_write(path, mode="wb"):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask():
+    """The process's file-mode creation mask (os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save(obj, path):

@@ -4,15 +4,19 @@ Read after nn/, optim and data/. A model brings a `Recipe` (what one training st
 modules and optimizers it has, which pictures to draw); `fit` runs it:
 
     RUN/config.json      the run's configuration (model name, hyperparameters, seed)
-    RUN/metrics.csv      one row per logged step: epoch, step and every number train_step returned
+    RUN/metrics.csv      one row per logged step: epoch, step and every number train_step returned;
+                         at the end of each epoch also the held-out numbers (test_loss, ...) of
+                         Recipe.held_out on the test images
     RUN/checkpoint.npz   model(s), optimizer(s), random-generator states, position in the data;
                          written atomically at the end of every epoch (and on Ctrl-C)
     RUN/*.png            what the recipe draws at the end of each epoch, and the loss curves
 
 Resuming is exact: the data order of epoch k depends only on (seed, k), and every random
 generator's state is in the checkpoint, so 2 epochs in one go equal 1 epoch + resume + 1 epoch,
-bit for bit. A NaN or Inf loss stops the run, names the step and leaves the last good
-checkpoint untouched.
+bit for bit. A resumed run keeps its settings: resume_config refuses flags that would change the
+model or the data order and applies, with a notice, those a run may change (Recipe.resumable:
+the epochs, learning rates, evaluation settings). A NaN or Inf loss stops the run, names the
+step and leaves the last good checkpoint untouched.
 """
 
 import csv
@@ -51,6 +55,8 @@ class Recipe:
     training_arrays(x, y)     the arrays to batch (default: images and labels as they are)
     train_step(batch, rng)    one update on a batch (tuple of Tensors); returns {name: float}
     on_epoch_end(run_dir, epoch, data)   draw the epoch's pictures into run_dir (optional)
+    held_out(data, rng)       cheap held-out numbers after each epoch, named test_<train key> so the
+                              loss curves draw them beside the training curve (optional)
     evaluate(data, rng)       test-set metrics as {name: float} (optional)
     sample(n, rng)            n images (n, C, H, W) in [0, 1] (optional)
     """
@@ -58,6 +64,9 @@ class Recipe:
     name = "recipe"
     help = ""
     defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}   # the training flags; a recipe overrides some
+    #: the settings (flag dests) that `--resume` may change: they act from the next step on (the
+    #: learning rates) or only in `nanogen eval`; every other setting is fixed for the run's life
+    resumable = ("epochs", "lr")
     config_class = None     # the model's Config dataclass
     build_model = None      # Config -> the network (the default __init__ trains one model with Adam)
     variant = {}            # Config values of this recipe that differ from the dataclass defaults
@@ -116,12 +125,99 @@ class Recipe:
     def on_epoch_end(self, run_dir, epoch, data):
         pass
 
+    def held_out(self, data, rng):
+        return {}
+
     def evaluate(self, data, rng):
         return {}
+
+    @property
+    def item_word(self):
+        """What the images are, for figure titles: "digits" on MNIST, "Fashion-MNIST images" on
+        Fashion-MNIST, "images" on a folder (never "digits" for a shirt); `label_word` names their
+        labels likewise."""
+        return self._words[0]
+
+    @property
+    def label_word(self):
+        return self._words[1]
+
+    @property
+    def _words(self):
+        name = str(getattr(self, "config", {}).get("dataset") or "mnist").lower().replace("_", "-")
+        return _ITEM_WORDS.get(name, ("images", "class"))
 
     def sample(self, n, rng):
         raise ValueError(f"the {self.name} model does not generate new images; "
                          "train a generative model (vae, gan, ...) to sample")
+
+
+_ITEM_WORDS = {"mnist": ("digits", "digit"), "fashion-mnist": ("Fashion-MNIST images", "class")}
+
+
+# ---------------------------------------------------------------------------- run folders
+
+
+def _value(v):
+    """A setting as typed on the command line: (256, 128) -> '256 128'."""
+    return " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
+def resume_config(saved, requested, explicit, recipe_cls, run_dir="the run", flag_names=None):
+    """The config a resumed run continues with, and the notices to print.
+
+    saved: the run's config (from its checkpoint); requested: the config the command line asks
+    for; explicit: the dests of the flags actually typed (the others are defaults and are ignored).
+    A typed flag that differs from the run is applied with a notice if it is one of
+    recipe_cls.resumable (epochs, learning rates, evaluation settings), else refused: a ValueError
+    names every such flag with both values, so that nothing is ever ignored silently.
+    flag_names: dest -> the flag as typed (--label-smoothing for real_label); default --dest-name.
+    """
+    names = flag_names or {}
+
+    def _flag(key):
+        return names.get(key) or "--" + key.replace("_", "-")
+
+    if saved.get("model") != requested.get("model"):
+        raise ValueError(f"{run_dir} holds a run of {saved.get('model')}, not of {requested.get('model')}; continue it "
+                         f"with `nanogen train {saved.get('model')} --resume`, or start a new run elsewhere")
+    cfg, notices, refused = dict(saved), [], []
+    for key in sorted(explicit):
+        if key not in requested or _value(requested[key]) == _value(saved.get(key)):   # [2, 3] == (2, 3)
+            continue
+        new, old = requested[key], saved.get(key)
+        if key in recipe_cls.resumable:
+            cfg[key] = new
+            if key == "epochs":
+                notices.append(f"training on to epoch {new} (the run was planned for {old})")
+            else:
+                notices.append(f"resuming with {_flag(key)} {_value(new)} (the run had {_value(old)})")
+        else:
+            refused.append(f"  {_flag(key)} {_value(new)} (the run has {_value(old)})")
+    if refused:
+        raise ValueError(
+            f"--resume continues {run_dir} with the settings it was started with, and these flags differ:\n"
+            + "\n".join(refused) + "\nThey change the model or the data, so they cannot change mid-run: "
+            f"drop them to continue, or start a new run (another --out, or --overwrite). Flags a run may "
+            f"change: {', '.join(_flag(k) for k in recipe_cls.resumable)}.")
+    return cfg, notices
+
+
+RUN_FILES = (CHECKPOINT, "metrics.csv", "config.json", "progress.npz")
+
+
+def has_run(run_dir):
+    """A short description of the run in run_dir ("checkpoint.npz, config.json"), or "" if none."""
+    return ", ".join(f for f in RUN_FILES if os.path.isfile(os.path.join(run_dir, f)))
+
+
+def clear_run(run_dir):
+    """Remove the files that make run_dir a run (checkpoint, log, config), for --overwrite.
+    Figures stay until the new run draws over them."""
+    for f in RUN_FILES:
+        path = os.path.join(run_dir, f)
+        if os.path.isfile(path):
+            os.remove(path)
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -196,28 +292,38 @@ class Progress:
 
 
 def _append_rows(path, rows):
+    """Append rows (dicts) to the CSV log; a key it has not seen yet (the held-out numbers of the
+    first epoch's end) widens the header, and the rows already written get empty cells there."""
     if not rows:
         return
-    keys = list(rows[0])
-    exists = os.path.exists(path)
-    if exists:
+    old_rows, header = [], []
+    if os.path.exists(path):
         with open(path, newline="") as f:
-            header = next(csv.reader(f), None)
-        if header:
-            keys = header + [k for k in keys if k not in header]
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-        if not exists:
-            w.writeheader()
-        w.writerows(rows)
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            new_keys = [k for r in rows for k in r if k not in header]
+            if new_keys:
+                old_rows = list(reader)
+    keys = header + [k for k in dict.fromkeys(k for r in rows for k in r) if k not in header]
+    if header and keys == header:
+        with open(path, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=keys).writerows(rows)
+        return
+    with serialize.atomic_write(path, "w") as f:    # new columns: the file is written anew
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(old_rows + rows)
 
 
 def fit(recipe, loader, epochs, run_dir, rng, config=None, data=None, resume=False, log_every=10, quiet=False):
     """Train `recipe` for `epochs` epochs over `loader`, writing everything into `run_dir`.
 
     rng: the numpy Generator the recipe draws its noise from (saved and restored with the run).
-    data: passed to on_epoch_end for pictures (e.g. a few test images).
-    resume: continue from run_dir/checkpoint.npz exactly where it stopped.
+    data: held-out (images, labels), e.g. a few test images: for Recipe.held_out after each epoch
+    (logged in metrics.csv) and for on_epoch_end's pictures.
+    resume: continue from run_dir/checkpoint.npz exactly where it stopped. When `config` changes a
+    learning rate of the saved run (resume_config allowed it), the optimizers keep the rates the
+    recipe was built with instead of the saved ones.
     Returns the metrics of the last logged step.
     """
     if not isinstance(epochs, int) or epochs <= 0:
@@ -228,19 +334,26 @@ def fit(recipe, loader, epochs, run_dir, rng, config=None, data=None, resume=Fal
     step, start_epoch = 0, 0
     if resume:
         state = load_checkpoint(ckpt_path)
+        built_lr = {k: [g.get("lr") for g in o.param_groups] for k, o in recipe.optimizers.items()}
         restore(recipe, state)
         meta = state["meta"]
+        saved_config = meta.get("config") or {}
+        if config is not None and any(config.get(k) != saved_config.get(k)
+                                      for k in recipe.resumable if k.startswith("lr")):
+            for k, o in recipe.optimizers.items():  # a new --lr acts from the next step on
+                for group, lr in zip(o.param_groups, built_lr[k]):
+                    group["lr"] = lr
         step, start_epoch = meta["step"], meta["epoch"]
         rng.bit_generator.state = meta["rng"]
         _random.set_state(meta["global_rng"])
         loader.load_state_dict(meta["loader"])
         if not quiet:
             print(f"resuming {recipe.name} from {ckpt_path}: epoch {start_epoch + 1}, step {step}", file=sys.stderr)
-    elif config is not None:
+    elif os.path.exists(metrics_path):
+        os.remove(metrics_path)  # a fresh run starts a fresh log
+    if config is not None:
         with serialize.atomic_write(os.path.join(run_dir, "config.json"), "w") as f:
             json.dump(config, f, indent=2, sort_keys=True)
-        if os.path.exists(metrics_path):
-            os.remove(metrics_path)  # a fresh run starts a fresh log
 
     def snapshot():
         """Everything that must be restored to continue exactly after the last completed step."""
@@ -302,10 +415,17 @@ def fit(recipe, loader, epochs, run_dir, rng, config=None, data=None, resume=Fal
                     bar.close()
             if last and (not pending or pending[-1] is not last):
                 pending.append(last)
-            _append_rows(metrics_path, pending)
-            checkpoint(epoch + 1, snapshot())
+            snap = snapshot()
             for module in recipe.modules.values():
                 module.eval()
+            held = _held_out(recipe, data, config)
+            if held and last:
+                last.update(held)  # on the epoch's last row, beside its training numbers
+                if not quiet:
+                    print(f"{recipe.name} epoch {epoch + 1}: held out "
+                          + "  ".join(f"{k} {v:.4g}" for k, v in held.items()), file=sys.stderr)
+            _append_rows(metrics_path, pending)
+            checkpoint(epoch + 1, snap)
             recipe.on_epoch_end(run_dir, epoch + 1, data)
             _loss_curves(metrics_path, run_dir)
             for module in recipe.modules.values():
@@ -315,6 +435,18 @@ def fit(recipe, loader, epochs, run_dir, rng, config=None, data=None, resume=Fal
         if in_main:
             signal.signal(signal.SIGINT, previous_handler)
     return last
+
+
+def _held_out(recipe, data, config):
+    """Recipe.held_out on `data`, without a graph and with its own generator (seeded from the run's
+    seed), so that it changes neither the training randomness nor the exact resume."""
+    if data is None:
+        return {}
+    from .autograd import no_grad
+
+    seed = (config or {}).get("seed", 0)
+    with no_grad():
+        return {k: float(v) for k, v in recipe.held_out(data, np.random.default_rng([seed, 2])).items()}
 
 
 def _loss_curves(metrics_path, run_dir):

@@ -1,11 +1,12 @@
 """Shared fixtures and markers: a seeded generator per test (never global seeding); the teaching
 markers; the grade report.
 
-Markers come from the registry in nanogen/assignments.py, so test files never list them:
+Markers come from the task table in nanogen/assignment_tasks.py, so test files never list them:
 `task_<id>` on every test that grades a teaching task (`pytest -m task_linear`), and
 `chapter_<name>` on every test of a chapter's files (`pytest -m chapter_ops`); see
 docs/teaching.md. With NANOGEN_GRADE_REPORT=path set, every test's outcome and the first line of
-its error are written there as JSON: that is what `nanogen assignment grade` reads.
+its error are written there as JSON: that is what `nanogen assignment grade` reads. The tests
+refuse to run against a nanogen other than the one beside them (another installed copy).
 """
 
 import importlib.util
@@ -27,10 +28,10 @@ if str(PROJECT) not in sys.path:
 
 
 def _load_registry():
-    """nanogen/assignments.py on its own (standard library only), without importing nanogen: a
+    """nanogen/assignment_tasks.py on its own (standard library only), without importing nanogen: a
     student's half-written op must not stop the markers from being registered."""
-    name = "_nanogen_assignments_registry"
-    spec = importlib.util.spec_from_file_location(name, PROJECT / "nanogen" / "assignments.py")
+    name = "_nanogen_assignment_tasks"
+    spec = importlib.util.spec_from_file_location(name, PROJECT / "nanogen" / "assignment_tasks.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
@@ -61,6 +62,30 @@ def _nodeid(item):
     return rel + item.nodeid[item.nodeid.index("::"):] if "::" in item.nodeid else rel
 
 
+def _foreign_nanogen():
+    """The file of the imported nanogen when it is not this project's (else None)."""
+    module = sys.modules.get("nanogen")
+    where = getattr(module, "__file__", None)
+    if where and PROJECT not in Path(where).resolve().parents:
+        return where
+    return None
+
+
+_foreign = {}
+
+
+def pytest_collection_finish(session):
+    # a student copy must test its own code: an earlier-installed nanogen that got imported
+    # first (a .pth or sitecustomize that imports it) would grade someone else's solutions
+    where = _foreign_nanogen()
+    if where:
+        _foreign["nanogen"] = where
+        pytest.exit(f"these tests belong to {PROJECT}, but `import nanogen` gave {where}, another installed "
+                    f"nanogen. Install this folder into its own environment and run its Python:\n"
+                    f"    python -m venv .venv && .venv/bin/python -m pip install -e '.[dev]'\n"
+                    f"    .venv/bin/python -m pytest", returncode=4)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         chapter = registry.chapter_of(item.path.name)
@@ -80,6 +105,20 @@ def _first_line(text):
     return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
 
 
+_COMPARISON = re.compile(r"^\s*((ACTUAL|DESIRED|x|y|Max absolute difference|Max relative difference|"
+                         r"Mismatched elements)\b.*:|\[.*\]: .*\(ACTUAL\))")
+
+
+def _error_summary(exc):
+    """The error's first line and, for a failed NumPy comparison (assert_allclose, ...), its
+    ACTUAL/DESIRED (or x/y) and difference lines, on one line: what a grade row needs."""
+    text = str(exc.value)
+    first = _first_line(text)
+    details = [ln.strip() for ln in text.splitlines() if _COMPARISON.match(ln) and ln.strip() != first]
+    details = [d if len(d) <= 300 else d[:297] + "..." for d in details]
+    return "; ".join([f"{exc.typename}: {first}"] + details)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -94,7 +133,7 @@ def pytest_runtest_makereport(item, call):
             result = {"outcome": "skipped", "error": None}
         else:
             exc = call.excinfo
-            error = f"{exc.typename}: {_first_line(exc.value)}" if exc is not None else _first_line(rep.longreprtext)
+            error = _error_summary(exc) if exc is not None else _first_line(rep.longreprtext)
             result = {"outcome": "failed" if rep.when == "call" else "error", "error": error}
         if _results.get(nodeid, {}).get("outcome") not in ("failed", "error"):  # keep the first failure
             _results[nodeid] = result
@@ -121,5 +160,6 @@ def pytest_sessionfinish(session, exitstatus):
         return
     tmp = _REPORT_PATH + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"tests": _results, "collection_errors": _collection_errors}, f)
+        json.dump({"tests": _results, "collection_errors": _collection_errors,
+                   "foreign_nanogen": _foreign.get("nanogen")}, f)
     os.replace(tmp, _REPORT_PATH)

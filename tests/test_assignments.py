@@ -1,6 +1,7 @@
-"""nanogen/assignments.py: the marker parser on small synthetic files, the registry against the
-source and the tests, student copies (only the cut task's tests fail, the solutions restore the
-source), the grade table, the command-line functions, and the teaching docs.
+"""nanogen/assignments.py and its task table (assignment_tasks.py): the marker parser on small
+synthetic files, the registry against the source and the tests, student copies (only the cut
+task's tests fail, the solutions restore the source; they test their own nanogen and quote no
+solution in their documents), the grade table, the command-line functions, and the teaching docs.
 
 Cost (default run): a copy with every marked task cut, where up to 8 grading tests per task run
 in one pytest process per kernel setting; a copy of its own for each task whose tests meet
@@ -18,6 +19,7 @@ import sys
 
 import pytest
 
+from nanogen import assignment_tasks as T
 from nanogen import assignments as A
 
 ROOT = A.ROOT
@@ -230,7 +232,7 @@ def test_every_pattern_names_existing_tests(source_tests):
             assert t.id in AWAITING_TESTS, f"{t.id}: no such test file {missing}; fix its patterns in TASKS"
             continue
         for pattern in t.tests:
-            assert any(A._pattern_regex(pattern).fullmatch(n) for n in source_tests), \
+            assert any(T._pattern_regex(pattern).fullmatch(n) for n in source_tests), \
                 f"{t.id}: pattern {pattern} matches no test"
 
 
@@ -248,7 +250,7 @@ def _sample(nodeids, patterns, limit=DEFAULT_MAX_TESTS):
     """The first test of each pattern, then evenly spaced others, at most `limit` in all."""
     first = []
     for p in patterns:
-        hit = next((n for n in nodeids if A._pattern_regex(p).fullmatch(n)), None)
+        hit = next((n for n in nodeids if T._pattern_regex(p).fullmatch(n)), None)
         if hit and hit not in first:
             first.append(hit)
     rest = [n for n in nodeids if n not in first]
@@ -497,3 +499,95 @@ def test_whole_suite_in_a_copy_fails_only_through_the_cut_task(task_id, tmp_path
     report, output = A.run_tests(copy, graded, dict(task.env))
     assert sorted(report["tests"]) == sorted(graded)
     assert all(r["outcome"] == "passed" for r in report["tests"].values()), output[-3000:]
+
+
+# ---------------------------------------------------------------------------- a student copy runs its own code
+
+
+def test_assignment_md_starts_with_installing_the_copy_into_its_own_environment(tmp_path):
+    root = _toy_project(tmp_path, TOY)
+    A.make_assignment(["mul_backward"], tmp_path / "hw", root=root, items=("nanogen",))
+    text = (tmp_path / "hw" / "ASSIGNMENT.md").read_text()
+    first_section = text.split("\n## ")[1]
+    assert first_section.startswith("First: install this folder into its own environment")
+    assert "python3 -m venv .venv" in first_section and "pip install -e '.[dev]'" in first_section
+    assert text.index("python3 -m venv") < text.index("Mul backward")
+
+
+def test_student_copy_documents_hold_no_solution_text(tmp_path):
+    """Every marked task cut: no document in the copy repeats a line of a solution (the teacher's
+    guide, whose marker example is the mul_backward solution, stays out)."""
+    out = tmp_path / "hw"
+    A.make_assignment(READY, out, items=("docs", "README.md"))
+    assert not (out / "docs" / "teaching.md").exists() and (out / "docs" / "reading_order.md").exists()
+    regions, _ = A.scan(ROOT)
+    solution = {ln.strip() for r in regions
+                for ln in (ROOT / r.file).read_text().splitlines()[r.begin: r.end - 1] if len(ln.strip()) >= 20}
+    assert "da = grad * b if ctx.needs_input_grad[0] else None" in solution     # the check can see one
+    for path in out.rglob("*.md"):
+        for line in path.read_text().splitlines():
+            assert line.strip() not in solution, (path, line)
+
+
+def test_make_refuses_a_document_that_quotes_a_cut_solution(tmp_path):
+    root = _toy_project(tmp_path, TOY.replace("return da_solution, grad * a", "return da_solution, grad * a  # both"))
+    (root / "docs").mkdir()
+    (root / "docs" / "notes.md").write_text("The answer:\n\n    return da_solution, grad * a  # both\n")
+    with pytest.raises(A.AssignmentError, match=r"docs/notes\.md:3: quotes task mul_backward"):
+        A.make_assignment(["mul_backward"], tmp_path / "hw", root=root, items=("nanogen", "docs"))
+    assert not (tmp_path / "hw").exists()
+    A.make_assignment(["div_backward"], tmp_path / "hw2", root=root, items=("nanogen", "docs"))  # not cut: fine
+
+
+TOY_TESTS = '''import numpy as np
+import pytest
+
+import nanogen
+
+
+@pytest.mark.parametrize("case", ["a-mul", "a-div"])
+def test_binary_grad(case):
+    assert nanogen.WHO == "copy"
+    if case.endswith("div"):
+        np.testing.assert_allclose(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.5, 3.0]))
+'''
+
+
+def _toy_copy_with_tests(tmp_path):
+    """A copy with a nanogen that says who it is, the real conftest and two toy grading tests."""
+    root = tmp_path / "copy"
+    (root / "nanogen").mkdir(parents=True)
+    (root / "nanogen" / "__init__.py").write_text('WHO = "copy"\n')
+    shutil.copy(ROOT / "nanogen" / "assignment_tasks.py", root / "nanogen" / "assignment_tasks.py")
+    (root / "tests").mkdir()
+    shutil.copy(ROOT / "tests" / "conftest.py", root / "tests" / "conftest.py")
+    (root / "tests" / "test_ops_elementwise.py").write_text(TOY_TESTS)
+    return root
+
+
+def test_grade_keeps_the_actual_and_desired_lines_of_a_failed_comparison(tmp_path):
+    root = _toy_copy_with_tests(tmp_path)
+    rows = {r["id"]: r for r in A.grade(root, ["mul_backward", "div_backward"])["tasks"]}
+    assert rows["mul_backward"]["passed"] == 1 and rows["mul_backward"]["failure"] is None
+    failure = rows["div_backward"]["failure"]
+    assert failure.startswith("test_binary_grad[a-div]: AssertionError: Not equal to tolerance")
+    assert "ACTUAL: array([1., 2., 3.])" in failure and "DESIRED: array([1. , 2.5, 3. ])" in failure
+    assert "\n" not in failure                                          # still one row of the table
+
+
+def test_grade_refuses_to_run_against_another_installed_nanogen(tmp_path, monkeypatch):
+    """A nanogen imported before the tests start (a .pth or sitecustomize that imports an installed
+    copy) would be graded instead of the student's: grade and plain pytest both refuse."""
+    root = _toy_copy_with_tests(tmp_path)
+    other, site = tmp_path / "other", tmp_path / "site"
+    (other / "nanogen").mkdir(parents=True)
+    (other / "nanogen" / "__init__.py").write_text('WHO = "other"\n')
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(f"import sys\nsys.path.insert(0, {str(other)!r})\nimport nanogen\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    with pytest.raises(A.AssignmentError, match=r"imported nanogen from .*other.*another installed nanogen"):
+        A.grade(root, ["mul_backward"])
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=root,
+                       capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(site)])))
+    assert r.returncode == 4 and "another installed nanogen" in r.stdout + r.stderr

@@ -99,11 +99,38 @@ def test_gan_recipe_evaluate_with_a_given_classifier(rng):
     assert out["n_generated"] == 30 and "label_accuracy" not in out
 
 
-def test_find_classifier_names_the_command_when_missing(tmp_path, monkeypatch):
+def test_find_classifier_trains_the_standard_one_once_in_the_cache(tmp_path, monkeypatch, capsys):
+    """Found from any working folder in $NANOGEN_CACHE/classifier; when missing, trained there once
+    (here with a tiny budget: the mechanism, not the 5 epochs) with a one-line notice."""
+    from nanogen.data import cache_dir, mnist
+
+    mnist("test")                                                       # in the real cache, checked
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "mnist.npz").symlink_to(cache_dir() / "mnist.npz")
     monkeypatch.delenv(gan_eval.ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="nanogen train classifier"):
+    monkeypatch.setenv("NANOGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(gan_eval, "STANDARD_ARGS", gan_eval.STANDARD_ARGS + ("--epochs", "1", "--subset", "64"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    path = gan_eval.find_classifier()
+    assert path == str(tmp_path / "cache" / "classifier" / "checkpoint.npz")
+    err = capsys.readouterr().err
+    assert "training it once into" in err and "--seed 0" in err
+    model = clf_recipes.load_classifier(path)
+    assert isinstance(model, clf.Classifier)
+    monkeypatch.chdir(tmp_path)                                          # another folder, no retraining
+    monkeypatch.setattr(gan_eval, "train_standard_classifier", lambda *a: pytest.fail("trained twice"))
+    assert gan_eval.find_classifier() == path
+    monkeypatch.setenv(gan_eval.ENV, str(tmp_path / "env.npz"))       # the variable still wins
+    with pytest.raises(FileNotFoundError, match=gan_eval.ENV):
         gan_eval.find_classifier()
+
+
+def test_find_classifier_names_what_to_do_for_a_missing_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(gan_eval.ENV, raising=False)
+    monkeypatch.setenv("NANOGEN_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="no standard classifier"):
+        gan_eval.find_classifier(train_if_missing=False)
     with pytest.raises(FileNotFoundError, match="config key"):
         gan_eval.find_classifier(str(tmp_path / "nowhere.npz"))
     path = tmp_path / "c.npz"

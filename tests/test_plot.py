@@ -305,3 +305,14 @@ def test_filters_normalises_each_filter(rng):
     np.testing.assert_allclose(g[1:3, 1:3], [[0, 1 / 3], [2 / 3, 1]])         # 0..3 -> [0, 1]
     np.testing.assert_allclose(g[1:3, 4:6], [[0, 1 / 3], [2 / 3, 1]])         # 100..121 -> [0, 1] too
     np.testing.assert_allclose(g[1:3, 7:9], 0.5)                              # constant: mid-grey
+
+
+@pytest.mark.parametrize("n", [3, 40])
+def test_image_grid_title_is_never_cut_off(n, rng):
+    """A long title over a narrow grid (a few classifier mistakes) is wrapped to fit the figure."""
+    title = "classifier, epoch 5: 99.10% right on 1000 test Fashion-MNIST images; mistakes (true->predicted)"
+    fig = P.image_grid(rng.random((n, 1, 28, 28)), nrow=10, title=title, labels=["1->7"] * n)
+    fig.canvas.draw()
+    box, page = fig.axes[0].title.get_window_extent(), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+    assert fig.axes[0].get_title().replace("\n", " ") == title

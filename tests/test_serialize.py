@@ -168,3 +168,19 @@ def test_checkpoint_loads_into_torch_and_back(tmp_path, rng):
     for k, v in t2.state_dict().items():
         np.testing.assert_array_equal(m2.state_dict()[k], v.numpy())
     assert m2[1].num_batches_tracked.dtype == np.int64 and int(m2[1].num_batches_tracked.data) == 1
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_saved_files_get_the_users_normal_permissions(tmp_path, umask, mode):
+    """0666 less the umask, as open() would give, so a teacher can share runs (mkstemp alone: 0600)."""
+    from nanogen.serialize import atomic_write
+
+    old = os.umask(umask)
+    try:
+        serialize.save({"w": np.zeros(2)}, tmp_path / "c.npz")
+        with atomic_write(tmp_path / "config.json", "w") as f:
+            f.write("{}")
+    finally:
+        os.umask(old)
+    for name in ("c.npz", "config.json"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == mode, name

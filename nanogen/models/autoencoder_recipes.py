@@ -15,7 +15,8 @@ from ..autograd import no_grad
 from ..tensor import Tensor
 from ..train import Recipe
 from . import register
-from .autoencoder import AEConfig, build_model, corrupt, encode_all, reconstruction_errors, train_step
+from .autoencoder import (AEConfig, autoencoder_loss, build_model, corrupt, encode_all, reconstruction_errors,
+                          train_step)
 from .outliers import outlier_scores
 
 
@@ -34,6 +35,10 @@ class AutoencoderRecipe(Recipe):
     def train_step(self, batch, rng):
         return train_step(self.model, self.optimizers["adam"], batch[0], rng)
 
+    def held_out(self, data, rng):
+        terms = autoencoder_loss(self.model, Tensor(data[0]), rng)          # the training loss, on test images
+        return {f"test_{k}": float(v.data) for k, v in terms.items()}
+
     def on_epoch_end(self, run_dir, epoch, data):
         from .. import plot
 
@@ -42,13 +47,14 @@ class AutoencoderRecipe(Recipe):
         cfg, m = self.model.config, self.model
         with no_grad():
             plot.reconstructions(x[:10], m.reconstruct(Tensor(x[:10])).data, path=path("reconstructions"),
-                                 title=f"{self.name}, epoch {epoch}: test digits and their reconstructions")
+                                 title=f"{self.name}, epoch {epoch}: test {self.item_word} and their reconstructions")
             if cfg.noise != "none":
                 noisy = corrupt(x[:10], cfg.noise, cfg.noise_level, np.random.default_rng(0))
                 plot.denoising_rows(noisy, m.reconstruct(Tensor(noisy)).data, x[:10], path=path("denoising"),
                                     title=f"{self.name}, epoch {epoch}: {cfg.noise} noise {cfg.noise_level}")
             z = encode_all(m, x)
-            plot.latent_scatter(z, y, path=path("latent"), title=f"{self.name}: test codes ({z.shape[1]}-D), by digit")
+            plot.latent_scatter(z, y, path=path("latent"),
+                                title=f"{self.name}: test codes ({z.shape[1]}-D), by {self.label_word}")
             first = {d: int(np.flatnonzero(y == d)[0]) for d in range(10) if np.any(y == d)}
             pairs = [(a, b) for a, b in [(1, 7), (3, 8), (4, 9), (0, 6)] if a in first and b in first]
             if pairs:                                         # from the first test a to the first test b

@@ -19,11 +19,16 @@ with a classifier trained by nanogen (`nanogen train classifier`), never with th
                     diversity *within* a class that label_accuracy cannot see; fcd_within_class_mean
                     averages them, fcd_within_class_floor is the same mean for the real k's split in
                     half (the floor with these sample sizes).
-The classifier is found at $NANOGEN_CLASSIFIER, else the run's `classifier` config key, else
-runs/classifier/checkpoint.npz; the error message names the command that creates it.
+The classifier is $NANOGEN_CLASSIFIER if set, else the run's `classifier` config key, else
+nanogen's standard classifier in <cache>/classifier/, beside the data sets (<cache> is
+$NANOGEN_CACHE, default ~/.cache/nanogen): the same place from any working folder. When that one is
+missing it is trained once, by one fixed recipe and seed (STANDARD_ARGS), so that everyone's FCD
+is measured with the same network -- as FID's numbers are comparable because everyone uses the
+same Inception weights.
 """
 
 import os
+import sys
 
 import numpy as np
 
@@ -31,28 +36,71 @@ from .. import metrics
 from .classifier_recipes import load_classifier
 
 ENV = "NANOGEN_CLASSIFIER"
-DEFAULT_PATH = os.path.join("runs", "classifier", "checkpoint.npz")
-TRAIN_COMMAND = "nanogen train classifier --out runs/classifier"
+#: `nanogen ...` arguments that train the standard classifier: the recipe's defaults, seed 0, MNIST
+STANDARD_ARGS = ("train", "classifier", "--seed", "0", "--dataset", "mnist")
 
 
-def find_classifier(path=None):
-    """The classifier checkpoint to use: $NANOGEN_CLASSIFIER, else `path`, else the default.
+def standard_classifier_dir():
+    """Where the standard classifier's run lives: <cache>/classifier (see nanogen.data.cache_dir)."""
+    from ..data import cache_dir
 
-    A run folder is accepted in place of its checkpoint.npz. Raises FileNotFoundError naming the
-    place looked at and the command that creates the classifier.
+    return os.path.join(cache_dir(), "classifier")
+
+
+def _finished(checkpoint):
+    """True when `checkpoint` holds a classifier trained to the end of its planned epochs."""
+    from ..train import load_checkpoint
+
+    if not os.path.isfile(checkpoint):
+        return False
+    meta = load_checkpoint(checkpoint)["meta"]
+    return meta.get("epoch", 0) >= (meta.get("config") or {}).get("epochs", 1)
+
+
+def train_standard_classifier(folder=None):
+    """Train (or finish, after an interruption) the standard classifier into `folder` with
+    STANDARD_ARGS, with a progress bar; returns its checkpoint path."""
+    from ..cli import build_parser, cmd_train
+    from ..train import CHECKPOINT
+
+    folder = folder or standard_classifier_dir()
+    resume = os.path.isfile(os.path.join(folder, CHECKPOINT))
+    print(f"nanogen: GAN evaluation needs nanogen's MNIST classifier; {'finishing' if resume else 'training'} "
+          f"it once into {folder} ({' '.join(STANDARD_ARGS[2:])}; about 4 minutes on two cores)",
+          file=sys.stderr, flush=True)
+    args = build_parser().parse_args([*STANDARD_ARGS, "--out", str(folder), "--resume" if resume else "--overwrite"])
+    cmd_train(args)
+    return os.path.join(folder, CHECKPOINT)
+
+
+def find_classifier(path=None, train_if_missing=True):
+    """The classifier checkpoint to use: $NANOGEN_CLASSIFIER, else `path`, else the standard one in
+    the cache (trained there first when missing, unless train_if_missing is False).
+
+    A run folder is accepted in place of its checkpoint.npz. A named file that does not exist
+    raises FileNotFoundError naming where it looked and what to do.
     """
-    source, chosen = "default", DEFAULT_PATH
+    from ..train import CHECKPOINT
+
     if os.environ.get(ENV):
         source, chosen = f"${ENV}", os.environ[ENV]
     elif path:
         source, chosen = "the run's config key 'classifier'", path
+    else:
+        chosen = os.path.join(standard_classifier_dir(), CHECKPOINT)
+        if not _finished(chosen):
+            if not train_if_missing:
+                raise FileNotFoundError(f"no standard classifier at {chosen} yet; `nanogen eval` of a GAN run "
+                                        "trains it there")
+            chosen = train_standard_classifier()
+        return chosen
     if os.path.isdir(chosen):
-        chosen = os.path.join(chosen, "checkpoint.npz")
+        chosen = os.path.join(chosen, CHECKPOINT)
     if not os.path.isfile(chosen):
         raise FileNotFoundError(
-            f"GAN evaluation needs a trained MNIST classifier; none at {chosen} ({source}). Create it with:\n"
-            f"    {TRAIN_COMMAND}\n(5 epochs, a few minutes on two cores, 99.1% test accuracy; or point "
-            f"${ENV} at another classifier checkpoint)")
+            f"GAN evaluation needs a trained MNIST classifier; none at {chosen} ({source}). Point it at a "
+            f"checkpoint of `nanogen train classifier`, or leave it unset to use nanogen's standard "
+            f"classifier in {standard_classifier_dir()} (trained once when missing)")
     return chosen
 
 

@@ -20,7 +20,7 @@ from ..tensor import Tensor
 from ..train import Recipe
 from . import register
 from .dcgan import DCGANDiscriminator, DCGANGenerator
-from .gan import GANConfig, MLPDiscriminator, MLPGenerator, generate, train_step
+from .gan import GANConfig, MLPDiscriminator, MLPGenerator, d_output_probability, generate, train_step
 
 
 class GANRecipe(Recipe):
@@ -35,14 +35,15 @@ class GANRecipe(Recipe):
     conditional = False
     n_fixed = 64            # size of the fixed noise batch rendered every epoch
     grid_cols = 8           # images per row in the pictures (cgan: 10, one per digit)
+    resumable = Recipe.resumable + ("lr_g", "lr_d", "n_eval", "classifier")
 
     @classmethod
     def add_arguments(cls, parser):
         super().add_arguments(parser)
         parser.add_argument("--n-eval", type=int, default=10000, help="generated images for `nanogen eval`")
         parser.add_argument("--classifier", default=None,
-                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER or "
-                                 "runs/classifier/checkpoint.npz)")
+                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER, else nanogen's "
+                                 "standard one in the cache, trained once when missing)")
 
     def model_config(self, config):
         if "real_label" not in config and config.get("label_smoothing"):   # runs saved before the rename
@@ -77,6 +78,14 @@ class GANRecipe(Recipe):
         labels = y.data if self.conditional else None
         return train_step(self.G, self.D, self.optimizers["generator"], self.optimizers["discriminator"],
                           x, z, self.cfg, labels)
+
+    def held_out(self, data, rng):
+        """D's mean output on held-out real images, beside d_real of the training batches: a D that
+        memorises its training set scores held-out reals lower (Karras et al. 2020, Sec. 3)."""
+        x, y = data
+        x = Tensor(x * np.float32(2) - np.float32(1))                  # [0, 1] -> [-1, 1], as in training
+        logits = self.D(x, y if self.conditional else None)
+        return {"test_d_real": d_output_probability(logits, self.cfg.loss)}
 
     def sample(self, n, rng, labels=None):
         """n images (n, C, H, W) in [0, 1]; a conditional model draws digits 0..9 in turn unless

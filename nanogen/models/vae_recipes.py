@@ -44,6 +44,7 @@ class VAERecipe(Recipe):
     help = "variational autoencoder: 784-400-20 MLP, Bernoulli BCE + KL (the PyTorch example)"
     config_class, build_model = VAEConfig, build_vae
     flags = ("hidden_dim", "latent_dim", "likelihood", "gaussian_var", "gaussian_std")
+    resumable = Recipe.resumable + ("iw_samples", "iw_subset")
 
     @property
     def n_classes(self):
@@ -89,6 +90,15 @@ class VAERecipe(Recipe):
     def sample(self, n, rng):
         return self.model.sample(n, rng)
 
+    def held_out(self, data, rng):
+        x, y = data
+        if self.config.get("binarize"):
+            x = dynamic_binarize((x,), rng)[0]
+        e = elbo_terms(self.model, x, rng, self._labels(y))                 # nats per image, as train_step
+        beta = self.model.config.beta
+        return {"test_loss": float((e["recon"] + beta * e["kl"]).mean()), "test_recon": float(e["recon"].mean()),
+                "test_kl": float(e["kl"].mean())}
+
     # ------------------------------------------------------------------ pictures
 
     def on_epoch_end(self, run_dir, epoch, data):
@@ -107,13 +117,15 @@ class VAERecipe(Recipe):
         plot.image_grid(m.sample(64, fixed), nrow=8, path=path("samples"),
                         title=f"{tag}: decoded z ~ N(0, I)")
         plot.reconstructions(x[:10], m.reconstruct(x[:10], None if yc is None else yc[:10]),
-                             path=path("reconstructions"), title=f"{tag}: test digits, decoded posterior means")
+                             path=path("reconstructions"),
+                             title=f"{tag}: test {self.item_word}, decoded posterior means")
         mu = elbo_terms(m, x, fixed, yc)["mu"]
-        plot.latent_scatter(mu, y, path=path("latent"), title=f"{tag}: posterior means of test digits ({Z}-D)")
+        plot.latent_scatter(mu, y, path=path("latent"),
+                            title=f"{tag}: posterior means of test {self.item_word} ({Z}-D)")
         if self.n_classes:
             digits = np.repeat(np.arange(self.n_classes), 10)    # one row per digit, 10 styles each
             plot.image_grid(m.sample_digits(digits, fixed), nrow=10, path=path("digits"),
-                            title=f"{tag}: each digit asked for 10 times, one row per digit")
+                            title=f"{tag}: each {self.label_word} asked for 10 times, one row per {self.label_word}")
             z = plot.interpolate(fixed.standard_normal(Z), fixed.standard_normal(Z), 10)    # (10, Z) style path
             z = Tensor(z.astype(np.float32))
             rows = [m.mean_images(m.decode(z, np.full(10, d))) for d in range(self.n_classes)]
