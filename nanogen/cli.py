@@ -127,6 +127,10 @@ def cmd_train(args):
         cfg = dict(saved, epochs=args.epochs)
     else:
         cfg = _config_from_args(args, recipe_cls)
+    if os.environ.get("NANOGEN_KEEP_MEMORY", "1") != "0":  # a training process: reuse freed memory
+        from .memory import keep_freed_memory
+
+        keep_freed_memory()
     x, y = load_dataset(cfg["dataset"], "train")
     if cfg.get("subset"):
         x, y = x[: cfg["subset"]], y[: cfg["subset"]]

@@ -60,3 +60,4 @@ def test_default_not_applied_when_the_environment_chose(monkeypatch):
     monkeypatch.setenv("NANOGEN_NUM_THREADS", "2")
     threads.apply_default()
     assert calls == [2]
+
