@@ -98,8 +98,13 @@ def blas_report():
         from threadpoolctl import threadpool_info
     except ImportError:
         return "threadpoolctl not installed"
-    return ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture', '?')} x{i['num_threads']}"
+    blas = ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture', '?')} x{i['num_threads']}"
                      for i in threadpool_info() if i["user_api"] == "blas") or "none loaded"
+    torch = sys.modules.get("torch")
+    if torch is not None:  # torch's convolutions and GEMMs do not go through NumPy's BLAS
+        blas += (f"; torch {torch.__version__}: oneDNN {torch.backends.mkldnn.is_available()}, MKL "
+                 f"{torch.backends.mkl.is_available()}, {torch.get_num_threads()} thread(s)")
+    return blas
 
 
 def torch_threads(threads):
