@@ -231,7 +231,7 @@ def profile(args):
 
 
 def evaluate_quality(args):
-    from nanogen.models.classifier import load_classifier
+    from nanogen.models.classifier_recipes import load_classifier
     from nanogen.models.gan_eval import evaluate_samples, find_classifier
 
     classifier = load_classifier(find_classifier())

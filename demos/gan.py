@@ -25,8 +25,8 @@ from matplotlib.figure import Figure
 
 from nanogen import plot
 from nanogen.data import DataLoader, mnist
-from nanogen.models import dcgan, gan, gan_eval
-from nanogen.models.classifier import load_classifier
+from nanogen.models import gan, gan_eval, gan_recipes
+from nanogen.models.classifier_recipes import load_classifier
 from nanogen.tensor import Tensor
 from nanogen.train import fit
 
@@ -103,8 +103,8 @@ def train(recipe_cls, name, epochs, **extra):
 
 
 models = {}
-models["gan"] = train(gan.GAN, "mlp_gan", 1 if QUICK else 20, label_smoothing=0.9)
-models["dcgan"] = train(dcgan.DCGAN, "dcgan", 1 if QUICK else 3)
+models["gan"] = train(gan_recipes.GAN, "mlp_gan", 1 if QUICK else 20, real_label=0.9)
+models["dcgan"] = train(gan_recipes.DCGAN, "dcgan", 1 if QUICK else 3)
 
 # %% [markdown]
 # ## 3. The conditional GAN: one row per requested digit
@@ -113,7 +113,7 @@ models["dcgan"] = train(dcgan.DCGAN, "dcgan", 1 if QUICK else 3)
 # with the column and the identity with the row.
 
 # %%
-models["cgan"] = train(dcgan.CGAN, "cgan", 1 if QUICK else 3)
+models["cgan"] = train(gan_recipes.CGAN, "cgan", 1 if QUICK else 3)
 z = np.random.default_rng(3).standard_normal((8, 100)).astype(np.float32)
 rows = [gan.generate(models["cgan"].G, z, np.full(8, digit)) for digit in range(10)]
 plot.image_grid(np.concatenate(rows), nrow=8, path=os.path.join(OUT, "cgan_digits.png"),

@@ -19,22 +19,7 @@ import sys
 
 import numpy as np
 
-
-def positive(kind, name):
-    """An argparse `type=` for a positive int or float flag, e.g. positive(int, "--epochs"):
-    a bad value stops the command before any work, naming the flag."""
-    what = "integer" if kind is int else "number"
-
-    def parse(text):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive {what}, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive {what}, got {v}")
-        return v
-
-    return parse
+from .settings import positive
 
 
 def _common_train_args(p, defaults):
@@ -42,9 +27,6 @@ def _common_train_args(p, defaults):
     p.add_argument("--epochs", type=positive(int, "--epochs"), default=d("epochs", 5), help="passes over the data (default %(default)s)")
     p.add_argument("--batch-size", type=positive(int, "--batch-size"), default=d("batch_size", 128), help="default %(default)s")
     p.add_argument("--lr", type=positive(float, "--lr"), default=d("lr", 1e-3), help="learning rate (default %(default)s)")
-    if "latent_dim" in defaults:
-        p.add_argument("--latent-dim", type=positive(int, "--latent-dim"), default=d("latent_dim"),
-                       help="size of the code z (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run (default 0)")
     p.add_argument("--subset", type=positive(int, "--subset"), default=None,
                    help="train on the first N training images only (quick experiments)")

@@ -179,7 +179,8 @@ def load_feature_net(spec, seed=0):
             raise FileNotFoundError(f"load_feature_net: no classifier checkpoint at "
                                     f"{os.path.join(run, 'checkpoint.npz')}; train one first: "
                                     f"nanogen train classifier --out {run}")
-        from .models.classifier import MNIST_MEAN, MNIST_STD, load_classifier
+        from .models.classifier import MNIST_MEAN, MNIST_STD
+        from .models.classifier_recipes import load_classifier
 
         model = load_classifier(run)  # the classifier standardises its input itself: so does prepare()
         return style.sequential_features(model, mean=(MNIST_MEAN,), std=(MNIST_STD,),

@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from . import random as _random
-from . import serialize
+from . import serialize, settings
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -37,9 +37,12 @@ class TrainingDiverged(RuntimeError):
 
 
 class Recipe:
-    """What a model brings to the loop. Subclasses set `name`, `help`, `defaults` and implement:
+    """What a model brings to the loop. Subclasses set `name`, `help`, `defaults` (the training
+    flags: epochs, batch_size, lr), and for the model's own settings `config_class` (its Config
+    dataclass), `variant` (the values this recipe sets differently) and `flags` (the fields a user
+    may change, each with its one default in the Config: nanogen.settings). They implement:
 
-    __init__(config, rng)     build modules and optimizers from the config dict
+    __init__(config, rng)     build modules and optimizers from the config dict (model_config(config))
     modules                   dict name -> nn.Module (saved in checkpoints)
     optimizers                dict name -> optimizer (saved in checkpoints)
     training_arrays(x, y)     the arrays to batch (default: images and labels as they are)
@@ -52,10 +55,20 @@ class Recipe:
     name = "recipe"
     help = ""
     defaults = {}
+    config_class = None     # the model's Config dataclass
+    variant = {}            # Config values of this recipe that differ from the dataclass defaults
+    flags = ()              # Config fields that become `nanogen train NAME` flags
 
-    @staticmethod
-    def add_arguments(parser):
-        """Model-specific command-line flags (argparse), beyond the common ones."""
+    @classmethod
+    def add_arguments(cls, parser):
+        """Model-specific command-line flags (argparse), beyond the common ones: one per name in
+        `flags`, built from the Config. A recipe adds flags of its own (not the model's) here."""
+        if cls.config_class is not None:
+            settings.add_flags(parser, cls.config_class, cls.flags, cls.variant)
+
+    def model_config(self, config):
+        """The model's Config from a run's config dict (parsed flags, or a checkpoint's config)."""
+        return settings.build(self.config_class, config, self.flags, self.variant)
 
     modules = {}
     optimizers = {}

@@ -11,6 +11,7 @@ import nanogen.functional as F
 from nanogen.gradcheck import GradcheckError, gradcheck
 from nanogen.models import REGISTRY
 from nanogen.models import autoencoder as A
+from nanogen.models import autoencoder_recipes  # noqa: F401  (registers ae, stacked-ae, ...)
 from nanogen.nn import Module, functional_call
 from nanogen.tensor import Tensor
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import nanogen.models.classifier as clf
-import nanogen.models.gan as gan
+import nanogen.models.classifier_recipes as clf_recipes
+import nanogen.models.gan_recipes as gan_recipes
 import nanogen.models.gan_eval as gan_eval
 from nanogen.gradcheck import gradcheck
 from nanogen.optim import Adam
@@ -101,7 +102,7 @@ def test_evaluate_samples_reports_every_number(rng):
 
 
 def test_gan_recipe_evaluate_with_a_given_classifier(rng):
-    recipe = gan.GAN({"latent_dim": 4, "hidden_dims": (8,), "seed": 0}, rng)
+    recipe = gan_recipes.GAN({"latent_dim": 4, "hidden_dims": (8,), "seed": 0}, rng)
     model = tiny_classifier(rng)
     data = (rng.random((40, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 40))
     out = gan_eval.evaluate_generator(recipe, data, rng, n=30, classifier=model)
@@ -126,11 +127,11 @@ def test_find_classifier_names_the_command_when_missing(tmp_path, monkeypatch):
 def test_load_classifier_round_trip(tmp_path, rng):
     from nanogen.train import save_checkpoint
 
-    recipe = clf.ClassifierRecipe({"lr": 1e-3, "hidden_dim": 16, "model": "classifier"}, rng)
+    recipe = clf_recipes.ClassifierRecipe({"lr": 1e-3, "hidden_dim": 16, "model": "classifier"}, rng)
     os.makedirs(tmp_path / "run")
     save_checkpoint(str(tmp_path / "run" / "checkpoint.npz"), recipe,
                     {"config": {"model": "classifier", "hidden_dim": 16}})
-    loaded = clf.load_classifier(str(tmp_path / "run"))
+    loaded = clf_recipes.load_classifier(str(tmp_path / "run"))
     x = rng.random((5, 1, 28, 28)).astype(np.float32)
     assert not loaded.training
     np.testing.assert_array_equal(loaded.features(x), recipe.model.features(x))

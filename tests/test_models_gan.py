@@ -11,6 +11,7 @@ import pytest
 
 import nanogen.models.dcgan as dcgan
 import nanogen.models.gan as gan
+import nanogen.models.gan_recipes as gan_recipes
 import nanogen.models.gan_toy as gan_toy
 from nanogen import nn
 from nanogen.gradcheck import GradcheckError, gradcheck
@@ -285,16 +286,16 @@ def test_train_gan_cli_writes_progression_and_diagnostics(tmp_path):
     for col in ["loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"]:
         assert col in header
     config = json.load(open(os.path.join(out, "config.json")))
-    assert config["label_smoothing"] == 0.9 and config["model"] == "gan"
+    assert config["real_label"] == 0.9 and config["model"] == "gan"
     assert main(["sample", out, "--n", "16", "--out", str(tmp_path / "s.png")]) == 0
     assert os.path.exists(tmp_path / "s.png")
 
 
-@pytest.mark.parametrize("recipe_cls", [gan.GAN, dcgan.DCGAN, dcgan.CGAN])
+@pytest.mark.parametrize("recipe_cls", [gan_recipes.GAN, gan_recipes.DCGAN, gan_recipes.CGAN])
 def test_recipe_step_pictures_and_samples(recipe_cls, tmp_path, rng):
     """A tiny instance of each registered GAN through the Recipe interface that `nanogen train` uses."""
     config = {"model": recipe_cls.name, "seed": 0, "latent_dim": 3, "hidden_dims": (8,), "base_channels": 2,
-              "lr": 1e-3, "loss": "lsgan", "label_smoothing": 0.9, "lr_d": 4e-3, "spectral_norm": True}
+              "lr": 1e-3, "loss": "lsgan", "real_label": 0.9, "lr_d": 4e-3, "spectral_norm": True}
     recipe = recipe_cls(config, rng)
     assert recipe.cfg.lr_g == 1e-3 and recipe.cfg.lr_d == 4e-3 and recipe.cfg.real_label == 0.9
     assert any(isinstance(m, gan.SpectralNorm) for m in recipe.D.modules())

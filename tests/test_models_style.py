@@ -214,7 +214,7 @@ def test_sequential_features_from_a_classifier_trunk(rng):
 
 def test_classifier_run_as_feature_network(tmp_path, rng):
     # a `nanogen train classifier` run folder (untrained weights: the plumbing is what is tested)
-    from nanogen.models.classifier import ClassifierRecipe
+    from nanogen.models.classifier_recipes import ClassifierRecipe
     from nanogen.train import save_checkpoint
 
     recipe = ClassifierRecipe({"model": "classifier", "lr": 1e-3}, rng)

@@ -285,8 +285,9 @@ def test_recipes_binarize_and_condition(digits):
     ev = recipe.evaluate((xt[:50], yt[:50]), np.random.default_rng(0))
     assert ev["binarized"] == 1 and ev["iw_subset"] == 20 and ev["iw_samples"] == 10
     assert ev["iwae_nll"] <= ev["neg_elbo_on_iw_subset"] + 1.0                      # the bound is at least as tight
-    assert REGISTRY["beta-vae"](cfg, np.random.default_rng(0)).model.config.beta == 1.0   # no --beta: cfg wins
-    assert REGISTRY["vae"].defaults == {"epochs": 10, "batch_size": 128, "lr": 1e-3, "latent_dim": 20}
+    assert REGISTRY["beta-vae"](cfg, np.random.default_rng(0)).model.config.beta == 4.0   # the variant's beta
+    assert REGISTRY["beta-vae"]({**cfg, "beta": 2.0}, np.random.default_rng(0)).model.config.beta == 2.0
+    assert REGISTRY["vae"].defaults == {"epochs": 10, "batch_size": 128, "lr": 1e-3}
 
 
 def test_cli_train_and_eval(tmp_path, capsys):

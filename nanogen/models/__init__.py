@@ -1,7 +1,20 @@
-"""The lectures in code: each model file tells one idea top to bottom, then registers a Recipe
-(nanogen/train.py) so `nanogen train NAME` can run it.
+"""The lectures in code: each model file tells one idea top to bottom; a `*_recipes.py` beside it
+registers Recipes (nanogen/train.py) so `nanogen train NAME` can run it.
 
-Reading order: autoencoder.py -> vae.py -> gan.py -> classifier.py -> style.py.
+Reading order: autoencoder.py -> vae.py -> gan.py -> dcgan.py -> classifier.py -> style.py.
+
+A new model, in two files (copy vae.py + vae_recipes.py):
+  <model>.py          the lecture: docstring with the idea, the math and the reference; a Config
+                      dataclass whose user-facing fields are `setting(default, help)` (nanogen.settings:
+                      the one default of each setting); the modules; the loss as small functions named
+                      after the math; `train_step(model, opt, x, ...)`. No argparse, plots or files.
+  <model>_recipes.py  `@register class MyRecipe(Recipe)` with name, help, `defaults` (epochs, batch
+                      size, lr), `config_class`, `variant` (Config values that differ for this recipe)
+                      and `flags` (Config fields to expose: the CLI builds them); `train_step`,
+                      `on_epoch_end` (figures), `evaluate`, `sample`. Recipe-only flags (eval sizes,
+                      data options) go in a `add_arguments` classmethod that calls super() first.
+Then add "<model>_recipes" to _MODEL_MODULES below, and the tests: a whole-loss gradcheck on a
+tiny float64 instance and a learning test of seconds.
 """
 
 REGISTRY = {}
@@ -26,4 +39,4 @@ def load_all():
 
 
 # in reading order; each module registers its recipes on import
-_MODEL_MODULES = ["autoencoder", "vae_recipes", "gan", "dcgan", "classifier"]
+_MODEL_MODULES = ["autoencoder_recipes", "vae_recipes", "gan_recipes", "classifier_recipes"]

@@ -34,11 +34,10 @@ Each variant below exists because the plain one has a weakness:
 Failure modes: reconstructions are blurry (under uncertainty the best guess is the average of
 the plausible digits); the codes fill their space unevenly, with holes, so decoding a random z
 gives no digit: an autoencoder compresses but does not generate (the VAE, vae.py, fixes that).
-Read after nn/, optim/ and train.py. The Recipes at the end plug each variant into `nanogen train`.
+Read after nn/ and optim/. autoencoder_recipes.py plugs each variant into `nanogen train`.
 """
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,29 +45,35 @@ import numpy as np
 from .. import functional as F
 from ..autograd import no_grad
 from ..nn import Conv2d, ConvTranspose2d, Linear, MaxPool2d, Module, ReLU, Sequential, Sigmoid
-from ..optim import Adam
 from ..random import default_rng
+from ..settings import setting
 from ..tensor import Tensor
-from ..train import Recipe
-from . import register
+
+
+SPARSITY_WEIGHT = {"none": 0.0, "l1": 0.1, "kl": 0.5}  # β when the config gives none; L1 at 0.5 kills most units
 
 
 @dataclass
 class AEConfig:
-    """Which autoencoder: the network, the code, the reconstruction error, its penalty or noise."""
+    """Which autoencoder: the network, the code, the reconstruction error, its penalty or noise.
+    The fields made with setting(default, help) are `nanogen train` flags (autoencoder_recipes.py)."""
 
     arch: str = "mlp"                 # "mlp" (fully connected) | "conv" (convolutional)
     image_shape: tuple = (1, 28, 28)  # (C, H, W) of one image; conv needs H, W divisible by 4
-    hidden_dims: tuple = (256,)       # mlp: encoder hidden widths, input side first; the decoder mirrors
-    latent_dim: int = 32              # mlp: Z, the width of the code (> 784 is overcomplete)
-    channels: tuple = (16, 32)        # conv: channels after the first and the second conv stage
+    hidden_dims: tuple = setting((256,), "mlp: encoder hidden widths, input side first; the decoder mirrors them",
+                                 is_positive=True)
+    latent_dim: int = setting(32, "mlp: Z, the width of the code (> 784 is overcomplete)", is_positive=True)
+    channels: tuple = setting((16, 32), "conv: channels after the first and the second conv stage",
+                              is_positive=True, nargs=2)
     code_activation: str = "none"     # mlp: "none" (linear code) | "relu" | "sigmoid" (z in (0, 1))
-    loss: str = "bce"                 # reconstruction error d: "bce" (from logits when mlp) | "mse"
-    penalty: str = "none"             # sparsity penalty Ω on the code: "none" | "l1" | "kl"
-    sparsity_weight: float = 0.0      # β in loss = d + β Ω
-    rho: float = 0.05                 # KL penalty: the target mean activation ρ of each code unit
-    noise: str = "none"               # corruption q(x̃|x) of the encoder's input: "none" | "mask" | "gaussian"
-    noise_level: float = 0.0          # mask: probability p that a pixel is zeroed; gaussian: std σ
+    loss: str = setting("bce", "reconstruction error d: bce (from logits when mlp) or mse", choices=("bce", "mse"))
+    penalty: str = setting("none", "sparsity penalty on the code", choices=("none", "l1", "kl"))
+    sparsity_weight: float = setting(None, "β in loss = d + β Ω (default by penalty: kl 0.5, l1 0.1; "
+                                           "L1 at 0.5 leaves most units dead)")
+    rho: float = setting(0.05, "KL penalty: the target mean activation ρ of each code unit")
+    noise: str = setting("none", "corruption of the encoder's input: zero pixels (mask) or add Gaussian noise",
+                         choices=("none", "mask", "gaussian"))
+    noise_level: float = setting(0.0, "mask: probability that a pixel is zeroed; gaussian: the std σ")
 
     def __post_init__(self):
         def choice(field, value, options):
@@ -89,6 +94,8 @@ class AEConfig:
             raise ValueError("AEConfig: the sparsity penalties are implemented for arch='mlp' codes only")
         if not 0 < self.rho < 1:
             raise ValueError(f"AEConfig: rho must lie strictly between 0 and 1, got {self.rho}")
+        if self.sparsity_weight is None:
+            self.sparsity_weight = SPARSITY_WEIGHT[self.penalty]
         if self.sparsity_weight < 0:
             raise ValueError(f"AEConfig: sparsity_weight must be >= 0, got {self.sparsity_weight}")
         if self.noise == "mask" and not 0 <= self.noise_level < 1:
@@ -316,156 +323,3 @@ def reconstruction_errors(model, x, x_in=None, batch_size=500):
             mse.append(np.mean((x_hat - xb.data) ** 2, axis=axes))
             bce.append(np.sum(b, axis=axes))
     return {"mse": np.concatenate(mse), "bce": np.concatenate(bce)}
-
-
-# ---------------------------------------------------------------------------- `nanogen train` recipes
-
-
-@register
-class AutoencoderRecipe(Recipe):
-    """ae: the plain fully connected autoencoder; the other variants override model_config."""
-
-    name = "ae"
-    help = "autoencoder: 784 -> hidden -> code -> hidden -> 784, BCE from logits"
-    defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3, "latent_dim": 32}
-
-    @staticmethod
-    def add_arguments(parser):
-        parser.add_argument("--hidden-dim", type=int, default=256,
-                            help="width of the hidden layer (default %(default)s)")
-        parser.add_argument("--loss", choices=["bce", "mse"], default="bce", help="reconstruction error (default bce)")
-
-    def model_config(self, c):
-        return AEConfig(hidden_dims=(c.get("hidden_dim", 256),), latent_dim=c["latent_dim"], loss=c.get("loss", "bce"))
-
-    def __init__(self, config, rng):
-        self.config = config
-        self.model = build_model(self.model_config(config), rng=rng)
-        self.modules = {"model": self.model}
-        self.optimizers = {"adam": Adam(self.model.parameters(), lr=config["lr"])}
-
-    def training_arrays(self, x, y):
-        return (x,)                                           # unsupervised: the labels are never used
-
-    def train_step(self, batch, rng):
-        return train_step(self.model, self.optimizers["adam"], batch[0], rng)
-
-    def on_epoch_end(self, run_dir, epoch, data):
-        from .. import plot  # pictures only here, never in the model code above
-
-        x, y = data
-        path = lambda name: os.path.join(run_dir, f"{name}.png")   # noqa: E731
-        cfg, m = self.model.config, self.model
-        with no_grad():
-            plot.reconstructions(x[:10], m.reconstruct(Tensor(x[:10])).data, path=path("reconstructions"),
-                                 title=f"{self.name}, epoch {epoch}: test digits and their reconstructions")
-            if cfg.noise != "none":
-                noisy = corrupt(x[:10], cfg.noise, cfg.noise_level, np.random.default_rng(0))
-                plot.denoising_rows(noisy, m.reconstruct(Tensor(noisy)).data, x[:10], path=path("denoising"),
-                                    title=f"{self.name}, epoch {epoch}: {cfg.noise} noise {cfg.noise_level}")
-            z = encode_all(m, x)
-            plot.latent_scatter(z, y, path=path("latent"), title=f"{self.name}: test codes ({z.shape[1]}-D), by digit")
-            first = {d: int(np.flatnonzero(y == d)[0]) for d in range(10) if np.any(y == d)}
-            pairs = [(a, b) for a, b in [(1, 7), (3, 8), (4, 9), (0, 6)] if a in first and b in first]
-            if pairs:                                         # from the first test a to the first test b
-                za, zb = z[[first[a] for a, _ in pairs]], z[[first[b] for _, b in pairs]]
-                path_z = plot.interpolate(za, zb, 10)              # (P, 10, features)
-                code_shape = m.encode(Tensor(x[:1])).shape[1:]
-                imgs = m.decode(Tensor(path_z.reshape(-1, *code_shape))).data   # (P*10, C, H, W)
-                plot.interpolation_strip(imgs.reshape(len(pairs), 10, *imgs.shape[1:]), path=path("interpolation"),
-                                         row_labels=[f"{a} -> {b}" for a, b in pairs],
-                                         title=f"{self.name}: straight lines in code space")
-            if cfg.arch == "mlp" and cfg.penalty != "none":
-                plot.filters(m.encoder[0].weight.data[:100], path=path("filters"),
-                             title=f"{self.name}: first 100 encoder filters")
-
-    def evaluate(self, data, rng):
-        x, _ = data
-        m, cfg = self.model, self.model.config
-        e = reconstruction_errors(m, x)
-        D = int(np.prod(x.shape[1:]))
-        out = {"test_mse": float(e["mse"].mean()), "test_bce_per_pixel": float(e["bce"].mean() / D),
-               "test_bce_per_image": float(e["bce"].mean())}
-        if cfg.noise != "none":
-            noisy = corrupt(x, cfg.noise, cfg.noise_level, rng)
-            out["test_denoising_mse"] = float(reconstruction_errors(m, x, noisy)["mse"].mean())
-        if cfg.arch == "mlp" and cfg.code_activation != "none":
-            out["mean_code_activation"] = float(encode_all(m, x).mean())
-        return out
-
-    def sample(self, n, rng):
-        raise ValueError(
-            f"{self.name}: an autoencoder has no distribution over codes to draw from, so it cannot "
-            "sample new digits (decoding a random z lands in the holes between the codes); train a vae")
-
-
-@register
-class StackedAutoencoderRecipe(AutoencoderRecipe):
-    name = "stacked-ae"
-    help = "stacked autoencoder: 784-512-256-64 and back"
-    defaults = {**AutoencoderRecipe.defaults, "latent_dim": 64}
-
-    @staticmethod
-    def add_arguments(parser):
-        parser.add_argument("--loss", choices=["bce", "mse"], default="bce", help="reconstruction error (default bce)")
-
-    def model_config(self, c):
-        return AEConfig(hidden_dims=(512, 256), latent_dim=c["latent_dim"], loss=c.get("loss", "bce"))
-
-
-SPARSITY_WEIGHT = {"l1": 0.1, "kl": 0.5}  # defaults of --sparsity-weight; L1 at 0.5 leaves most units dead
-
-
-@register
-class SparseAutoencoderRecipe(AutoencoderRecipe):
-    name = "sparse-ae"
-    help = "sparse autoencoder: overcomplete sigmoid code 784 -> 1024 -> 784 with an L1 or KL sparsity penalty"
-    defaults = {**AutoencoderRecipe.defaults, "latent_dim": 1024}
-
-    @staticmethod
-    def add_arguments(parser):
-        parser.add_argument("--penalty", choices=["l1", "kl"], default="kl", help="sparsity penalty (default kl)")
-        parser.add_argument("--sparsity-weight", type=float, default=None,
-                            help="β, the weight of the penalty (default 0.5 for kl, 0.1 for l1)")
-        parser.add_argument("--rho", type=float, default=0.05, help="KL: target mean activation (default 0.05)")
-        parser.add_argument("--loss", choices=["bce", "mse"], default="bce", help="reconstruction error (default bce)")
-
-    def model_config(self, c):
-        penalty = c.get("penalty", "kl")
-        weight = c.get("sparsity_weight")
-        return AEConfig(hidden_dims=(), latent_dim=c["latent_dim"], code_activation="sigmoid",
-                        loss=c.get("loss", "bce"), penalty=penalty, rho=c.get("rho", 0.05),
-                        sparsity_weight=SPARSITY_WEIGHT[penalty] if weight is None else weight)
-
-
-@register
-class DenoisingAutoencoderRecipe(AutoencoderRecipe):
-    name = "denoising-ae"
-    help = "denoising autoencoder: rebuild the clean digit from a masked or noisy one"
-
-    @staticmethod
-    def add_arguments(parser):
-        AutoencoderRecipe.add_arguments(parser)
-        parser.add_argument("--noise", choices=["mask", "gaussian"], default="mask",
-                            help="corruption: zero pixels (mask) or add Gaussian noise (default mask)")
-        parser.add_argument("--noise-level", type=float, default=0.3,
-                            help="mask: probability a pixel is zeroed; gaussian: std (default %(default)s)")
-
-    def model_config(self, c):
-        return AEConfig(hidden_dims=(c.get("hidden_dim", 256),), latent_dim=c["latent_dim"], loss=c.get("loss", "bce"),
-                        noise=c.get("noise", "mask"), noise_level=c.get("noise_level", 0.3))
-
-
-@register
-class ConvAutoencoderRecipe(AutoencoderRecipe):
-    name = "conv-ae"
-    help = "convolutional autoencoder: conv-pool x2, transposed convs back, sigmoid output, MSE"
-    defaults = {"epochs": 5, "batch_size": 128, "lr": 1e-3}
-
-    @staticmethod
-    def add_arguments(parser):
-        parser.add_argument("--loss", choices=["bce", "mse"], default="mse", help="reconstruction error (default mse)")
-
-    def model_config(self, c):
-        return AEConfig(arch="conv", channels=(16, 32), loss=c.get("loss", "mse"))
-

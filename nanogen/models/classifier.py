@@ -23,8 +23,6 @@ look like a 7 to people (adversarial examples), so FCD and IS reward fooling *th
 numbers are only comparable between runs measured with the same classifier weights.
 """
 
-import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,30 +30,20 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..autograd import no_grad
-from ..optim import Adam
+from ..settings import setting
 from ..tensor import Tensor
-from ..train import Recipe
-from . import register
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 @dataclass
 class ClassifierConfig:
-    channels: tuple = (32, 64)        # output channels of the two conv layers
-    hidden_dim: int = 128             # width of the penultimate layer: the feature size D for FCD
+    """The network's sizes; fields made with setting(default, help) are `nanogen train classifier` flags."""
+
+    channels: tuple = setting((32, 64), "output channels of the two conv layers", is_positive=True, nargs=2)
+    hidden_dim: int = setting(128, "width of the penultimate layer: the feature size D for FCD", is_positive=True)
     n_classes: int = 10               # K
     dropout: tuple = (0.25, 0.5)      # drop probabilities: after the convs, after the hidden layer
-
-    @classmethod
-    def from_config(cls, config):
-        """Architecture settings from a run's config dict (the CLI's dests; missing keys: defaults)."""
-        fields = {}
-        if config.get("channels"):
-            fields["channels"] = tuple(config["channels"])
-        if config.get("hidden_dim"):
-            fields["hidden_dim"] = int(config["hidden_dim"])
-        return cls(**fields)
 
 
 class Classifier(nn.Module):
@@ -119,77 +107,3 @@ def train_step(model, opt, x, y):
     opt.step()
     y = np.asarray(getattr(y, "data", y))
     return {"loss": loss.item(), "accuracy": float(np.mean(logits.data.argmax(axis=1) == y))}
-
-
-def cosine_lr(lr, step, total_steps):
-    """lr * (1 + cos(pi * step / total_steps)) / 2: from lr at step 0 down to 0 at the end."""
-    return lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
-
-
-def load_classifier(path):
-    """A trained Classifier (eval mode) from a `nanogen train classifier` checkpoint file or run folder."""
-    from ..train import CHECKPOINT, load_checkpoint
-
-    if os.path.isdir(path):
-        path = os.path.join(path, CHECKPOINT)
-    state = load_checkpoint(path)
-    config = state["meta"].get("config") or {}
-    if config.get("model") not in (None, "classifier"):
-        raise ValueError(f"{path} is a {config.get('model')!r} run, not a classifier; "
-                         "train one with: nanogen train classifier")
-    model = Classifier(ClassifierConfig.from_config(config))
-    model.load_state_dict(state["modules"]["model"])
-    return model.eval()
-
-
-@register
-class ClassifierRecipe(Recipe):
-    name = "classifier"
-    help = "CNN digit classifier (99.1% test accuracy); the feature extractor of `nanogen eval` for GANs"
-    defaults = {"epochs": 5, "batch_size": 128, "lr": 1e-3}
-
-    @staticmethod
-    def add_arguments(parser):
-        parser.add_argument("--hidden-dim", type=int, default=128, help="penultimate width, the FCD feature size")
-        parser.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
-                            help="anneal the learning rate to 0 over the run, or keep it (default %(default)s)")
-
-    def __init__(self, config, rng):
-        self.config = config
-        self.model = Classifier(ClassifierConfig.from_config(config), rng=rng)
-        self.modules = {"model": self.model}
-        self.optimizers = {"adam": Adam(self.model.parameters(), lr=config.get("lr", 1e-3))}
-        self.steps_per_epoch = None
-
-    def training_arrays(self, x, y):
-        self.steps_per_epoch = math.ceil(len(x) / self.config.get("batch_size", 128))
-        return x, y
-
-    def train_step(self, batch, rng):
-        x, y = batch
-        opt = self.optimizers["adam"]
-        if self.config.get("lr_schedule", "cosine") == "cosine" and self.steps_per_epoch:
-            # the step count lives in Adam's state, which the checkpoint keeps: a resumed run
-            # continues the schedule exactly where it stopped
-            state = opt.state.get(opt.param_groups[0]["params"][0], {})
-            total = self.steps_per_epoch * self.config.get("epochs", self.defaults["epochs"])
-            opt.param_groups[0]["lr"] = cosine_lr(self.config.get("lr", 1e-3), state.get("step", 0), total)
-        return {**train_step(self.model, opt, x, y), "lr": opt.param_groups[0]["lr"]}
-
-    def evaluate(self, data, rng):
-        x, y = data
-        p = self.model.predict_proba(x)                  # (N, K)
-        nll = -np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0))
-        return {"test_accuracy": float(np.mean(p.argmax(axis=1) == y)), "test_loss": float(nll.mean())}
-
-    def on_epoch_end(self, run_dir, epoch, data):
-        from .. import plot
-
-        x, y = data
-        pred = self.model.predict(x)
-        wrong = np.flatnonzero(pred != y)[:40]
-        if len(wrong):
-            plot.image_grid(x[wrong], nrow=10, labels=[f"{y[i]}->{pred[i]}" for i in wrong],
-                            path=os.path.join(run_dir, "mistakes.png"),
-                            title=f"classifier, epoch {epoch}: {np.mean(pred == y):.2%} right on {len(y)} "
-                                  "test digits; mistakes (true->predicted)")

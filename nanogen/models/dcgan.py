@@ -1,11 +1,11 @@
 """DCGAN and the conditional GAN: gan.py's game with convolutional networks, and with labels.
 
-Read gan.py first: the losses, the two steps and the Recipe come from there unchanged; only G
-and D differ. DCGAN (Radford et al. 2015, "Unsupervised representation learning with deep
-convolutional GANs", Sec. 3 and 4): G upsamples with stride-2 transposed convolutions, D
-downsamples with stride-2 convolutions (no pooling), batch norm in both (not on G's output nor
-D's input), ReLU in G, LeakyReLU(0.2) in D, tanh output, weights ~ N(0, 0.02), Adam with
-lr 2e-4 and beta1 0.5. For 28x28 MNIST, with C = base_channels = 64:
+Read gan.py first: the losses and the two steps come from there unchanged; only G and D
+differ (gan_recipes.py runs both as `nanogen train dcgan | cgan`). DCGAN (Radford et al. 2015,
+"Unsupervised representation learning with deep convolutional GANs", Sec. 3 and 4): G upsamples
+with stride-2 transposed convolutions, D downsamples with stride-2 convolutions (no pooling),
+batch norm in both (not on G's output nor D's input), ReLU in G, LeakyReLU(0.2) in D, tanh
+output, weights ~ N(0, 0.02), Adam with lr 2e-4 and beta1 0.5. For 28x28 MNIST, with C = base_channels = 64:
 
     G: z (N, Z) -Linear-> (N, 2C*7*7) -BN1d, ReLU, reshape-> (N, 2C, 7, 7)
          -ConvT(2C, C, 4, 2, 1)-> (N, C, 14, 14) -BN2d, ReLU
@@ -35,8 +35,7 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..tensor import Tensor
-from . import register
-from .gan import GANRecipe, maybe_spectral_norm
+from .gan import maybe_spectral_norm
 
 
 def one_hot(y, n_classes, dtype):
@@ -122,30 +121,3 @@ class DCGANDiscriminator(nn.Module):
         elif y is not None:
             raise ValueError("DCGANDiscriminator: this discriminator is unconditional; call D(x) without labels")
         return self.net(x)
-
-
-@register
-class DCGAN(GANRecipe):
-    name = "dcgan"
-    help = "DCGAN on MNIST: transposed-conv generator, strided-conv discriminator (Radford et al. 2015)"
-    defaults = {"epochs": 5, "batch_size": 128, "lr": 2e-4, "latent_dim": 100}
-
-    def build(self, cfg, rng):
-        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, rng=rng)
-        D = DCGANDiscriminator(cfg.base_channels, spectral_norm=cfg.spectral_norm, rng=rng)
-        return G, D
-
-
-@register
-class CGAN(GANRecipe):
-    name = "cgan"
-    help = "conditional DCGAN: ask for a digit, get it (Mirza & Osindero 2014)"
-    defaults = {"epochs": 5, "batch_size": 128, "lr": 2e-4, "latent_dim": 100}
-    conditional = True
-    n_fixed = 80            # 8 rows of the digits 0..9
-    grid_cols = 10
-
-    def build(self, cfg, rng):
-        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, n_classes=cfg.n_classes, rng=rng)
-        D = DCGANDiscriminator(cfg.base_channels, n_classes=cfg.n_classes, spectral_norm=cfg.spectral_norm, rng=rng)
-        return G, D

@@ -31,10 +31,10 @@ Failure modes, stated plainly: mode collapse (G maps most z to a few outputs tha
 current D -- Goodfellow 2016, NIPS tutorial Sec. 5.1.1; see gan_toy.py and demos/mode_collapse.py);
 D winning (d_real -> 1, d_fake -> 0, loss_G climbing); oscillation. The losses do not measure
 sample quality: gan_eval.py does, with a classifier trained by nanogen.
-Read after vae.py; dcgan.py (convolutional and conditional GANs) builds on this file.
+Read after vae.py; dcgan.py (convolutional and conditional GANs) builds on this file, and
+gan_recipes.py plugs both into `nanogen train`.
 """
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,29 +42,33 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..autograd import no_grad
-from ..optim import Adam
-from ..serialize import atomic_write
+from ..settings import setting
 from ..tensor import Tensor
-from ..train import Recipe
-from . import register
 
 LOSSES = ("bce", "hinge", "lsgan")
 
 
 @dataclass
 class GANConfig:
-    latent_dim: int = 100                  # Z, size of the noise vector z
-    hidden_dims: tuple = (256, 512, 1024)  # MLP generator widths; the discriminator uses them reversed
-    d_dropout: float = 0.3                 # MLP discriminator: dropout after each hidden layer
-    base_channels: int = 64                # DCGAN: C, channels of D's first conv (G: 2C -> C -> 1)
+    """The game's settings. Fields made with setting(default, help) are `nanogen train` flags
+    (gan_recipes.py); the others are fixed by the lesson."""
+
+    latent_dim: int = setting(100, "Z, size of the noise vector z", is_positive=True)
+    hidden_dims: tuple = setting((256, 512, 1024), "MLP generator widths; the discriminator uses them reversed",
+                                 is_positive=True)
+    d_dropout: float = setting(0.3, "MLP discriminator: dropout after each hidden layer (Goodfellow et al. 2014)")
+    base_channels: int = setting(64, "DCGAN: C, channels of D's first conv (G: 2C -> C -> 1)", is_positive=True)
     n_classes: int = 10                    # conditional GAN: number of labels
-    loss: str = "bce"                      # "bce" (non-saturating), "hinge" or "lsgan"
-    real_label: float = 1.0                # target of real images in D's loss; 0.9 = one-sided smoothing
-    lr_g: float = 2e-4                     # Adam step size of the generator
-    lr_d: float = 2e-4                     # ... and of the discriminator (TTUR: make it larger)
-    betas: tuple = (0.5, 0.999)            # Adam betas; beta1 = 0.5 as in Radford et al. 2015, Sec. 4
-    d_skip_below: float = None             # skip the D update when loss_D is already below this
-    spectral_norm: bool = False            # W / σ(W) on every weight of D (Miyato et al. 2018)
+    loss: str = setting("bce", "bce (non-saturating), hinge or lsgan (least squares)", choices=LOSSES)
+    real_label: float = setting(1.0, "one-sided label smoothing: D's target for real images, e.g. 0.9",
+                                flag="--label-smoothing")
+    lr_g: float = setting(None, "generator learning rate (default: --lr)", is_positive=True)
+    lr_d: float = setting(None, "discriminator learning rate (default: --lr; TTUR: make it larger)",
+                          is_positive=True)
+    beta1: float = setting(0.5, "Adam beta1; 0.5 as in Radford et al. 2015, Sec. 4")
+    beta2: float = 0.999                   # Adam beta2
+    d_skip_below: float = setting(None, "skip D's update whenever loss_d is already below this")
+    spectral_norm: bool = setting(False, "spectral normalisation W / σ(W) on every weight of D (Miyato et al. 2018)")
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -74,25 +78,9 @@ class GANConfig:
         if self.loss == "hinge" and self.real_label != 1.0:
             raise ValueError("GANConfig: label smoothing applies to the bce and lsgan losses; "
                              "the hinge loss has margins, not targets (drop --label-smoothing)")
-
-    @classmethod
-    def from_config(cls, config):
-        """The GAN settings from a run's config dict (the CLI's dests; missing keys: defaults)."""
-        lr = config.get("lr") or cls.lr_g
-        fields = {
-            "latent_dim": config.get("latent_dim") or cls.latent_dim,
-            "loss": config.get("loss") or cls.loss,
-            "real_label": config.get("label_smoothing") or 1.0,
-            "lr_g": config.get("lr_g") or lr,
-            "lr_d": config.get("lr_d") or lr,
-            "betas": (config.get("beta1", 0.5), config.get("beta2", 0.999)),
-            "d_skip_below": config.get("d_skip_below"),
-            "spectral_norm": bool(config.get("spectral_norm", False)),
-        }
-        for key in ("hidden_dims", "d_dropout", "base_channels", "n_classes"):
-            if config.get(key) is not None:
-                fields[key] = tuple(config[key]) if key == "hidden_dims" else config[key]
-        return cls(**fields)
+        if not 0.0 <= self.d_dropout < 1.0:
+            raise ValueError(f"GANConfig: d_dropout is a probability in [0, 1), got {self.d_dropout}")
+        self.hidden_dims = tuple(self.hidden_dims)
 
 
 # ---------------------------------------------------------------------------- spectral normalisation
@@ -347,119 +335,3 @@ def generate(G, z, y=None):
 
 def _dtype(module):
     return next(module.parameters()).dtype
-
-
-# ---------------------------------------------------------------------------- the recipe: `nanogen train gan`
-
-
-class GANRecipe(Recipe):
-    """What gan, dcgan and cgan share: two Adam optimizers, the two-step iteration, a fixed noise
-    batch drawn every epoch, GAN diagnostics and evaluation with the classifier (gan_eval.py).
-    Subclasses write `build(cfg, rng) -> (G, D)`."""
-
-    defaults = {"epochs": 20, "batch_size": 128, "lr": 2e-4, "latent_dim": 100}
-    drop_last = True        # batch norm (dcgan) dislikes a last batch of 1; the MLP loses nothing
-    conditional = False
-    n_fixed = 64            # size of the fixed noise batch rendered every epoch
-    grid_cols = 8           # images per row in the pictures (cgan: 10, one per digit)
-
-    @staticmethod
-    def add_arguments(parser):
-        parser.add_argument("--loss", choices=LOSSES, default="bce",
-                            help="bce (non-saturating), hinge or lsgan (least squares) (default %(default)s)")
-        parser.add_argument("--label-smoothing", type=float, default=None, metavar="REAL_LABEL",
-                            help="one-sided label smoothing: D's target for real images, e.g. 0.9")
-        parser.add_argument("--lr-g", type=float, default=None, help="generator learning rate (default --lr)")
-        parser.add_argument("--lr-d", type=float, default=None, help="discriminator learning rate (default --lr)")
-        parser.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (default %(default)s)")
-        parser.add_argument("--d-skip-below", type=float, default=None, metavar="LOSS",
-                            help="skip D's update whenever loss_d is already below LOSS")
-        parser.add_argument("--spectral-norm", action="store_true", help="spectral normalisation on D's weights")
-        parser.add_argument("--n-eval", type=int, default=10000, help="generated images for `nanogen eval`")
-        parser.add_argument("--classifier", default=None,
-                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER or "
-                                 "runs/classifier/checkpoint.npz)")
-
-    def __init__(self, config, rng):
-        self.config = dict(config)
-        self.cfg = GANConfig.from_config(config)
-        self.G, self.D = self.build(self.cfg, rng)
-        self.modules = {"generator": self.G, "discriminator": self.D}
-        self.optimizers = {"generator": Adam(self.G.parameters(), lr=self.cfg.lr_g, betas=self.cfg.betas),
-                           "discriminator": Adam(self.D.parameters(), lr=self.cfg.lr_d, betas=self.cfg.betas)}
-        # the fixed batch depends on the seed only, so a resumed run renders the same digits
-        fixed = np.random.default_rng([config.get("seed", 0), 7])
-        self.fixed_z = fixed.standard_normal((self.n_fixed, self.cfg.latent_dim)).astype(np.float32)
-        self.fixed_y = np.arange(self.n_fixed) % self.cfg.n_classes if self.conditional else None
-
-    def build(self, cfg, rng):
-        """(G, D) for this recipe: each subclass (gan, dcgan, cgan) builds its own pair."""
-        raise NotImplementedError(f"{type(self).__name__} must define build(cfg, rng) -> (G, D)")
-
-    def training_arrays(self, x, y):
-        return x * np.float32(2) - np.float32(1), y           # [0, 1] -> [-1, 1], the range of tanh
-
-    def train_step(self, batch, rng):
-        x, y = batch
-        z = Tensor(rng.standard_normal((x.shape[0], self.cfg.latent_dim), dtype=np.float32))
-        labels = y.data if self.conditional else None
-        return train_step(self.G, self.D, self.optimizers["generator"], self.optimizers["discriminator"],
-                          x, z, self.cfg, labels)
-
-    def sample(self, n, rng, labels=None):
-        """n images (n, 1, 28, 28) in [0, 1]; a conditional model draws digits 0..9 in turn unless
-        `labels` (n,) asks for others."""
-        z = rng.standard_normal((n, self.cfg.latent_dim)).astype(np.float32)
-        if self.conditional and labels is None:
-            labels = np.arange(n) % self.cfg.n_classes
-        out = []
-        for i in range(0, n, 500):                            # bounded memory for n = 10,000
-            out.append(generate(self.G, z[i : i + 500], None if labels is None else labels[i : i + 500]))
-        return np.concatenate(out)
-
-    def on_epoch_end(self, run_dir, epoch, data):
-        from .. import plot
-
-        images = generate(self.G, self.fixed_z, self.fixed_y)
-        k = self.grid_cols
-        plot.image_grid(images, nrow=k, path=os.path.join(run_dir, f"progress_epoch_{epoch:02d}.png"),
-                        title=f"{self.name}: the fixed noise batch after epoch {epoch}")
-        # the first k fixed samples of every epoch so far, one row per epoch: the progression
-        path = os.path.join(run_dir, "progress.npz")
-        rows = {}
-        if os.path.exists(path):
-            with np.load(path, allow_pickle=False) as f:
-                rows = {key: f[key] for key in f.files if int(key.split("_")[1]) < epoch}
-        rows[f"epoch_{epoch:03d}"] = images[:k]
-        with atomic_write(path) as f:
-            np.savez(f, **rows)
-        keys = sorted(rows)
-        labels = [f"ep {int(key.split('_')[1])}" if j == 0 else "" for key in keys for j in range(k)]
-        plot.image_grid(np.concatenate([rows[key] for key in keys]), nrow=k, labels=labels,
-                        path=os.path.join(run_dir, "progression.png"),
-                        title=f"{self.name}: the same noise, epoch by epoch")
-        metrics = os.path.join(run_dir, "metrics.csv")
-        if os.path.exists(metrics):
-            plot.gan_diagnostics(metrics, path=os.path.join(run_dir, "gan_diagnostics.png"), smoothing=0.9,
-                                 title=f"{self.name}: discriminator vs generator")
-
-    def evaluate(self, data, rng):
-        from .gan_eval import evaluate_generator
-
-        return evaluate_generator(self, data, rng, n=int(self.config.get("n_eval") or 10000),
-                                  classifier=self.config.get("classifier"))
-
-
-@register
-class GAN(GANRecipe):
-    """`nanogen train gan`. Measured with `nanogen eval` after 20 epochs with --label-smoothing 0.9:
-    FCD 290 (floor 33), inception score 6.2, the digit 1 in 23% of the samples (dcgan does better)."""
-
-    name = "gan"
-    help = "MLP GAN on flattened MNIST (Goodfellow et al. 2014)"
-
-    def build(self, cfg, rng):
-        G = MLPGenerator(cfg.latent_dim, cfg.hidden_dims, rng=rng)
-        D = MLPDiscriminator(tuple(reversed(cfg.hidden_dims)), spectral_norm=cfg.spectral_norm, dropout=cfg.d_dropout,
-                             rng=rng)
-        return G, D

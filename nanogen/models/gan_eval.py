@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from .. import metrics
-from .classifier import load_classifier
+from .classifier_recipes import load_classifier
 
 ENV = "NANOGEN_CLASSIFIER"
 DEFAULT_PATH = os.path.join("runs", "classifier", "checkpoint.npz")

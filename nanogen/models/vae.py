@@ -41,6 +41,7 @@ from ..autograd import no_grad
 from ..metrics import logmeanexp
 from ..nn import Linear, Module, Parameter
 from ..random import default_rng
+from ..settings import setting
 from ..tensor import Tensor
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -48,20 +49,29 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 
 @dataclass
 class VAEConfig:
+    """The VAE's settings; fields made with setting(default, help) are `nanogen train` flags (vae_recipes.py)."""
+
     image_shape: tuple = (1, 28, 28)  # (C, H, W) of one image; D = C*H*W pixels
-    hidden_dim: int = 400             # width of the hidden layer on each side (the reference's 400)
-    latent_dim: int = 20              # Z, the size of the code z
+    hidden_dim: int = setting(400, "width of the hidden layers (the reference's 400)", is_positive=True)
+    latent_dim: int = setting(20, "Z, the size of the code z", is_positive=True)
     n_classes: int = 0                # K > 0: a conditional VAE, one-hot label into encoder and decoder
-    likelihood: str = "bernoulli"     # p(x|z): "bernoulli" (logits, BCE) | "gaussian" (mean sigmoid(logits))
-    gaussian_var: str = "fixed"       # gaussian only: "fixed" std | "learned" log-variance, one per pixel
-    gaussian_std: float = 0.1         # gaussian: the fixed std, or where the learned one starts
-    min_std: float = 0.01             # gaussian: floor on the std (a pixel that is always 0 would push it to 0)
-    beta: float = 1.0                 # weight of the KL term: 1 = the ELBO, > 1 = beta-VAE
+    likelihood: str = setting("bernoulli", "p(x|z): Bernoulli (BCE from logits) or Gaussian around sigmoid(logits)",
+                              choices=LIKELIHOODS)
+    gaussian_var: str = setting("fixed", "Gaussian likelihood: a fixed std, or one learned log-variance per pixel",
+                                choices=("fixed", "learned"))
+    gaussian_std: float = setting(0.1, "Gaussian likelihood: the fixed std, or where the learned one starts",
+                                  is_positive=True)
+    min_std: float = None             # gaussian: floor on the std (a pixel that is always 0 would push it to 0);
+                                      # None: min(0.01, gaussian_std)
+    beta: float = setting(1.0, "weight of the KL term: 1 = the ELBO, > 1 = beta-VAE")
     arch: str = "mlp"                 # "mlp" (this file) | "conv" (vae_conv.py)
-    channels: tuple = (32, 64)        # conv only: channels after the first and the second stride-2 conv
+    channels: tuple = setting((32, 64), "conv: channels after the first and the second stride-2 conv",
+                              is_positive=True, nargs=2)
 
     def __post_init__(self):
         self.image_shape, self.channels = tuple(self.image_shape), tuple(self.channels)
+        if self.min_std is None:
+            self.min_std = min(0.01, self.gaussian_std)
         for field, value, options in (("likelihood", self.likelihood, LIKELIHOODS),
                                       ("arch", self.arch, ("mlp", "conv")),
                                       ("gaussian_var", self.gaussian_var, ("fixed", "learned"))):

@@ -1,14 +1,12 @@
 """`nanogen train vae | conv-vae | beta-vae | cvae`: the VAEs of vae.py and vae_conv.py as Recipes.
 
 Read vae.py first: this file only wires the models into the training loop (nanogen/train.py),
-draws their pictures and evaluates them. Flags shared by all four:
-    --hidden-dim H          hidden width (vae, beta-vae, cvae: 400 as the reference; conv-vae: 256)
-    --likelihood bernoulli|gaussian    p(x|z): Bernoulli from logits, or Gaussian around sigmoid(logits)
-    --gaussian-var fixed|learned       Gaussian: fixed std (--gaussian-std) or one learned log-variance per pixel
+draws their pictures and evaluates them. Each recipe is a VAEConfig variant (`variant`) and the
+VAEConfig fields a user may change (`flags`, defaults in VAEConfig: `nanogen train vae --help`);
+the recipe adds its own flags:
     --binarize              dynamically binarised MNIST: each batch's pixels are drawn afresh as
                             x_i ~ Bernoulli(grey value), and the test set is binarised once with --seed
     --iw-samples K, --iw-subset N      `nanogen eval`: the IWAE bound with K samples on the first N test images
-beta-vae adds --beta (the KL weight), conv-vae --channels C1 C2.
 Evaluation (`nanogen eval RUN --json`), in nats per image:
     test_neg_elbo = test_recon + test_kl    on the whole test set, one z per image, beta = 1
     iwae_nll                                -L_K on the first iw_subset images (IWAE bound, K = iw_samples);
@@ -23,32 +21,15 @@ import time
 import numpy as np
 
 from ..autograd import no_grad
-from ..cli import positive
 from ..data import dynamic_binarize
 from ..metrics import active_units
 from ..optim import Adam
+from ..settings import positive
 from ..tensor import Tensor
 from ..train import Recipe
 from . import register
 from .vae import VAEConfig, elbo_terms, iwae_nll, train_step
 from .vae_conv import build_vae
-
-
-def _add_vae_arguments(parser, hidden_dim):
-    parser.add_argument("--hidden-dim", type=positive(int, "--hidden-dim"), default=hidden_dim,
-                        help="width of the hidden layers (default %(default)s)")
-    parser.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
-                        help="p(x|z): Bernoulli (BCE from logits) or Gaussian (default %(default)s)")
-    parser.add_argument("--gaussian-var", choices=["fixed", "learned"], default="fixed",
-                        help="Gaussian likelihood: fixed std or a learned log-variance per pixel (default %(default)s)")
-    parser.add_argument("--gaussian-std", type=positive(float, "--gaussian-std"), default=0.1,
-                        help="Gaussian likelihood: the fixed std, or the learned one's start (default %(default)s)")
-    parser.add_argument("--binarize", action="store_true",
-                        help="dynamically binarised MNIST: pixels ~ Bernoulli(grey value), redrawn every batch")
-    parser.add_argument("--iw-samples", type=positive(int, "--iw-samples"), default=1000,
-                        help="eval: importance samples K of the IWAE bound (default %(default)s)")
-    parser.add_argument("--iw-subset", type=positive(int, "--iw-subset"), default=1000,
-                        help="eval: IWAE on the first N test images (default %(default)s)")
 
 
 @register
@@ -57,20 +38,23 @@ class VAERecipe(Recipe):
 
     name = "vae"
     help = "variational autoencoder: 784-400-20 MLP, Bernoulli BCE + KL (the PyTorch example)"
-    defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3, "latent_dim": 20}
-    arch, n_classes, hidden_dim = "mlp", 0, 400
+    defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}
+    config_class = VAEConfig
+    flags = ("hidden_dim", "latent_dim", "likelihood", "gaussian_var", "gaussian_std")
 
-    @staticmethod
-    def add_arguments(parser):
-        _add_vae_arguments(parser, VAERecipe.hidden_dim)
+    @property
+    def n_classes(self):
+        return self.model.config.n_classes                    # 0 unless the variant conditions on labels
 
-    def model_config(self, c):
-        """A VAEConfig from the run's config dict (the CLI's dests; older runs may lack some keys)."""
-        return VAEConfig(hidden_dim=c.get("hidden_dim", self.hidden_dim), latent_dim=c["latent_dim"],
-                         n_classes=self.n_classes, likelihood=c.get("likelihood", "bernoulli"),
-                         gaussian_var=c.get("gaussian_var", "fixed"), gaussian_std=c.get("gaussian_std", 0.1),
-                         min_std=min(0.01, c.get("gaussian_std", 0.1)), beta=c.get("beta", 1.0), arch=self.arch,
-                         channels=tuple(c.get("channels", (32, 64))))
+    @classmethod
+    def add_arguments(cls, parser):
+        super().add_arguments(parser)
+        parser.add_argument("--binarize", action="store_true",
+                            help="dynamically binarised MNIST: pixels ~ Bernoulli(grey value), redrawn every batch")
+        parser.add_argument("--iw-samples", type=positive(int, "--iw-samples"), default=1000,
+                            help="eval: importance samples K of the IWAE bound (default %(default)s)")
+        parser.add_argument("--iw-subset", type=positive(int, "--iw-subset"), default=1000,
+                            help="eval: IWAE on the first N test images (default %(default)s)")
 
     def __init__(self, config, rng):
         self.config = config
@@ -168,26 +152,16 @@ class VAERecipe(Recipe):
 class ConvVAERecipe(VAERecipe):
     name = "conv-vae"
     help = "convolutional VAE: two stride-2 convs, transposed convs back, same ELBO"
-    arch, hidden_dim = "conv", 256
-
-    @staticmethod
-    def add_arguments(parser):
-        _add_vae_arguments(parser, ConvVAERecipe.hidden_dim)
-        parser.add_argument("--channels", type=positive(int, "--channels"), nargs=2, default=[32, 64], metavar=("C1", "C2"),
-                            help="channels after the first and second stride-2 conv (default 32 64)")
+    variant = {"arch": "conv", "hidden_dim": 256}
+    flags = VAERecipe.flags + ("channels",)
 
 
 @register
 class BetaVAERecipe(VAERecipe):
     name = "beta-vae"
     help = "beta-VAE: loss = recon + beta * KL (--beta); beta > 1 trades detail for a smoother code"
-    defaults = {**VAERecipe.defaults, "epochs": 10}
-
-    @staticmethod
-    def add_arguments(parser):
-        _add_vae_arguments(parser, VAERecipe.hidden_dim)
-        parser.add_argument("--beta", type=positive(float, "--beta"), default=4.0,
-                            help="weight of the KL term (default %(default)s)")
+    variant = {"beta": 4.0}
+    flags = VAERecipe.flags + ("beta",)
 
 
 @register
@@ -198,8 +172,7 @@ class CVAERecipe(VAERecipe):
     help = "conditional VAE: the digit label goes into encoder and decoder; ask for 'a 7'"
     # Z = 2: the label carries the class, the code only the style. With Z = 20, prior samples often land
     # where no training code was and the decoder draws some other digit whatever the label says.
-    defaults = {**VAERecipe.defaults, "latent_dim": 2}
-    n_classes = 10
+    variant = {"latent_dim": 2, "n_classes": 10}
 
     def sample(self, n, rng):
         return self.model.sample(n, rng)                      # labels 0, 1, ..., 9, 0, ... in turn
