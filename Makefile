@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: install data test test-all demo bench clean
+.PHONY: install data test test-all test-compat demo notebooks bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +35,20 @@ test-all: data
 demo: data
 	$(BIN)/python demos/demo.py
 
+# the demos as Jupyter notebooks in demos/notebooks/ (open them with Jupyter, VS Code or Colab)
+notebooks: $(STAMP)
+	$(BIN)/python -m nanogen.notebook demos/*.py --out demos/notebooks
+
+# the quick test subset on every Python 3.10-3.13 on this machine and on NumPy 1.26, in fresh
+# virtual envs under .compat/ (about 3 minutes per cell on two cores; see .ci/compat)
+test-compat:
+	bash .ci/compat
+
 # speed against PyTorch CPU: installs the optional `bench` extra (torch==2.13.0, CPU build)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .compat .pytest_cache build *.egg-info demos/notebooks
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

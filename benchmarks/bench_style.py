@@ -26,6 +26,7 @@ args = parser.parse_args()
 import numpy as np  # noqa: E402
 
 from nanogen.models import style as S  # noqa: E402
+from nanogen.models import style_features as SF  # noqa: E402
 from nanogen.optim import Adam  # noqa: E402
 from nanogen.tensor import Tensor  # noqa: E402
 
@@ -62,7 +63,7 @@ def torch_net(torch, net):
 
     layers = []
     for m in net.features:
-        if isinstance(m, S.ConvBank):
+        if isinstance(m, SF.ConvBank):
             layers.append(Bank(m))
         elif type(m).__name__ == "Conv2d":
             conv = tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, padding=m.padding, dilation=m.dilation,
@@ -106,7 +107,7 @@ def torch_gram(f):
 
 def worker():
     torch = common.torch_threads(args.threads) if args.worker == "torch" else None
-    net = S.random_features(seed=0)
+    net = SF.random_features(seed=0)
     rng = np.random.default_rng(0)
     fns, check = {}, {}
     for side in (int(s) for s in args.sizes.split(",")):

@@ -21,6 +21,7 @@ import numpy as np
 
 from nanogen import plot
 from nanogen.models import style as S
+from nanogen.models import style_features as SF
 from nanogen.style_cli import DEFAULT_DIGITS, fit_size, load_feature_net, load_image
 from nanogen.tensor import Tensor
 
@@ -34,7 +35,7 @@ SIZE, STEPS = (48, 30) if QUICK else (128, 200)
 
 content = fit_size(load_image("grace_hopper"), SIZE)   # (1, 3, H, W) in [0, 1]
 style = fit_size(load_image("terrain"), SIZE)          # shaded relief from matplotlib's sample data
-net = S.random_features(seed=0)
+net = SF.random_features(seed=0)
 print(f"content {content.shape}, style {style.shape}; network: {net.description}")
 print("layers:", " ".join(net.names))
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from nanogen import nn, plot
 from nanogen.models import style as S
+from nanogen.models import style_features as SF
 from nanogen.style_cli import fit_size, load_image
 
 parser = argparse.ArgumentParser(description="texture synthesis with random-weight features")
@@ -30,7 +31,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "texture")
 os.makedirs(OUT, exist_ok=True)
 SIZE, STEPS = (32, 20) if QUICK else (64, 150)
 
-net = S.random_features(seed=0)
+net = SF.random_features(seed=0)
 config = S.StyleConfig(steps=STEPS, optimizer="lbfgs", style_weight=1.0, tv_weight=0.0)  # Gatys et al.'s optimiser
 print(f"{net.description}; L-BFGS x {STEPS}, textures of {SIZE} pixels")
 
@@ -83,10 +84,10 @@ for name in ["terrain", "present", "grace_hopper"]:
 # %%
 def one_layer(n_filters, sizes, seed=0):
     rng = np.random.default_rng(seed)
-    bank = S.ConvBank(3, [n_filters // len(sizes)] * len(sizes), sizes, rng=rng)
+    bank = SF.ConvBank(3, [n_filters // len(sizes)] * len(sizes), sizes, rng=rng)
     for conv in bank.convs:
         nn.init.kaiming_normal_(conv.weight, nonlinearity="relu", rng=rng)
-    return S.FeatureNet(nn.Sequential(bank, nn.ReLU()), ["conv1", "relu1"], S.IMAGENET_MEAN, S.IMAGENET_STD,
+    return SF.FeatureNet(nn.Sequential(bank, nn.ReLU()), ["conv1", "relu1"], SF.IMAGENET_MEAN, SF.IMAGENET_STD,
                         content_layers=["relu1"], style_layers=["relu1"], description=f"{n_filters} filters {sizes}")
 
 

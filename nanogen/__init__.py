@@ -16,7 +16,7 @@ from . import autograd  # first: tensor.py and ops/ need Function (see the end o
 from .tensor import Tensor, tensor, zeros, ones, full, zeros_like, ones_like, arange, eye, randn, rand
 from .autograd import no_grad, enable_grad, is_grad_enabled, detect_anomaly, AnomalyError
 from .random import manual_seed
-from .gradcheck import gradcheck, directional_gradcheck, GradcheckError
+from .gradcheck import gradcheck, directional_gradcheck, gradcheck_module, GradcheckError
 from .ops.elementwise import add, sub, mul, div, pow, neg, exp, log, sqrt, abs, clamp, maximum, minimum, where
 from .ops.reduce import sum, mean, max, min, amax, amin, var, std, logsumexp
 from .ops.shape import reshape, flatten, transpose, permute, squeeze, unsqueeze, expand, cat, stack, split, chunk
@@ -31,7 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
     "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError", "manual_seed",
-    "gradcheck", "directional_gradcheck", "GradcheckError",
+    "gradcheck", "directional_gradcheck", "gradcheck_module", "GradcheckError",
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "clamp", "maximum", "minimum", "where",
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp",
     "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze", "expand", "cat", "stack", "split", "chunk",

@@ -19,18 +19,23 @@ import sys
 
 import numpy as np
 
+from .data.images import dataset_name
+
 from .settings import positive
 
 
 def _common_train_args(p, defaults):
-    d = defaults.get
-    p.add_argument("--epochs", type=positive(int, "--epochs"), default=d("epochs", 5), help="passes over the data (default %(default)s)")
-    p.add_argument("--batch-size", type=positive(int, "--batch-size"), default=d("batch_size", 128), help="default %(default)s")
-    p.add_argument("--lr", type=positive(float, "--lr"), default=d("lr", 1e-3), help="learning rate (default %(default)s)")
+    p.add_argument("--epochs", type=positive(int, "--epochs"), default=defaults["epochs"],
+                   help="passes over the data (default %(default)s)")
+    p.add_argument("--batch-size", type=positive(int, "--batch-size"), default=defaults["batch_size"],
+                   help="default %(default)s")
+    p.add_argument("--lr", type=positive(float, "--lr"), default=defaults["lr"], help="learning rate (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run (default 0)")
     p.add_argument("--subset", type=positive(int, "--subset"), default=None,
                    help="train on the first N training images only (quick experiments)")
-    p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    p.add_argument("--dataset", type=dataset_name, default="mnist", metavar="mnist|fashion-mnist|folder:PATH",
+                   help="the training images: MNIST (default), Fashion-MNIST, or a folder of your own PNG/JPEG "
+                        "files (subfolders = classes; see docs/own_images.md)")
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -76,18 +81,26 @@ def build_parser():
     add_style_parser(sub)
     add_assignment_parser(sub)
 
-    p = sub.add_parser("data", help="datasets: where they are, verify them, fetch them")
-    p.add_argument("action", choices=["info", "verify", "download"])
+    p = sub.add_parser("data", help="datasets: where they are, verify them, fetch them; make-glyphs OUT "
+                                    "draws a folder data set of letters")
+    p.add_argument("action", choices=["info", "verify", "download", "make-glyphs"])
+    p.add_argument("folder", nargs="?", help="make-glyphs: the folder to write (one subfolder per letter)")
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    p.add_argument("--n-per-class", type=positive(int, "--n-per-class"), default=300,
+                   help="make-glyphs: images per letter (default %(default)s)")
+    p.add_argument("--chars", default=None, help="make-glyphs: the characters to draw (default A-Z)")
+    p.add_argument("--size", type=positive(int, "--size"), default=32, help="make-glyphs: image side (default 32)")
+    p.add_argument("--gray", action="store_true", help="make-glyphs: white on black instead of colours")
+    p.add_argument("--seed", type=int, default=0)
     return parser
 
 
-def load_dataset(name, split):
+def load_dataset(name, split, image_shape=(1, 28, 28)):
+    """Images (N, C, H, W) float32 in [0, 1] and labels (N,) of a data set, at the run's image shape."""
     from . import data
 
-    if name == "mnist":
-        return data.mnist(split)
-    return data.fashion_mnist(split)
+    C, S, _ = image_shape
+    return data.load(name, split, image_size=S, channels=C)
 
 
 def _config_from_args(args, recipe):
@@ -113,10 +126,12 @@ def cmd_train(args):
         from .memory import keep_freed_memory
 
         keep_freed_memory()
-    x, y = load_dataset(cfg["dataset"], "train")
+    shape = recipe_cls.image_shape(cfg)
+    x, y = load_dataset(cfg["dataset"], "train", shape)
+    cfg.setdefault("data_classes", int(y.max()) + 1)    # labels in the data: 10 digits, or a folder's classes
     if cfg.get("subset"):
         x, y = x[: cfg["subset"]], y[: cfg["subset"]]
-    x_test, y_test = load_dataset(cfg["dataset"], "test")
+    x_test, y_test = load_dataset(cfg["dataset"], "test", shape)
     rng = np.random.default_rng(cfg["seed"])
     recipe = recipe_cls(cfg, rng)
     loader = DataLoader(*recipe.training_arrays(x, y), batch_size=cfg["batch_size"], shuffle=True,
@@ -163,7 +178,7 @@ def cmd_eval(args):
     from .autograd import no_grad
 
     recipe, cfg = load_run(args.run)
-    x, y = load_dataset(cfg.get("dataset", "mnist"), "test")
+    x, y = load_dataset(cfg.get("dataset", "mnist"), "test", recipe.image_shape(cfg))
     if args.limit:
         x, y = x[: args.limit], y[: args.limit]
     with no_grad():
@@ -180,7 +195,17 @@ def cmd_eval(args):
 def cmd_data(args):
     from . import data
 
-    if args.action == "info":
+    if args.action == "make-glyphs":
+        from .data.glyphs import make_glyphs
+
+        if not args.folder:
+            raise ValueError("make-glyphs needs the folder to write: nanogen data make-glyphs data/glyphs")
+        kw = {"chars": args.chars} if args.chars else {}
+        n = make_glyphs(args.folder, n_per_class=args.n_per_class, size=args.size, color=not args.gray,
+                        seed=args.seed, **kw)
+        print(f"{n} images in {args.folder}; train on them with: nanogen train dcgan "
+              f"--dataset folder:{args.folder} --channels {1 if args.gray else 3} --image-size {args.size}")
+    elif args.action == "info":
         print(data.info())
     elif args.action == "verify":
         print(data.verify())

@@ -12,7 +12,7 @@ from .ops.shape import (reshape, view, flatten, transpose, permute, squeeze, uns
                         cat, stack, split, chunk, pad)
 from .ops.linalg import matmul, linear
 from .ops.loss import (mse_loss, l1_loss, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
-                       nll_loss, kl_normal_standard, kl_normal_normal, gaussian_nll_loss)
+                       nll_loss, kl_normal_standard, kl_normal_normal, gaussian_nll_loss, one_hot)
 from .ops.conv import conv2d, conv_transpose2d
 from .ops.pool import max_pool2d, avg_pool2d, adaptive_avg_pool2d, interpolate, upsample
 from .ops.norm import batch_norm, layer_norm, dropout

@@ -8,7 +8,8 @@ scalar L = Σ f(x) * v with a fixed random v, so one backward (with grad = v) gi
 analytic gradient to compare with. Tolerances follow torch.autograd.gradcheck: an element
 passes when |analytic - numeric| <= atol + rtol * |numeric|.
 
-Public on purpose: write an op, then `gradcheck(my_op, x)` before you trust it.
+Public on purpose: write an op, then `gradcheck(my_op, x)` before you trust it; write a model,
+then `gradcheck_module(model, loss_fn, x)` checks its whole loss against every parameter.
 """
 
 import numpy as np
@@ -26,7 +27,7 @@ def _name(fn):
 
 
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=None, seed=0,
-              check_zero_grad=True, check_repeat=True, name=None):
+              check_zero_grad=True, check_repeat=True, name=None, input_names=None):
     """Check fn's analytic gradients against central finite differences, in float64.
 
     fn:      called as fn(*tensors) and returns a Tensor (any shape).
@@ -36,9 +37,11 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=None, se
              None checks every element.
     Also checks that each gradient has its input's shape, that a zero upstream gradient gives
     zero gradients, and that a second backward gives the same gradients.
+    input_names: what to call each input in the messages (gradcheck_module: "parameter fc1.weight").
     Returns True, or raises GradcheckError with the input, index, analytic and numeric values.
     """
     label = name or _name(fn)
+    which = lambda i: input_names[i] if input_names else f"input {i}"  # noqa: E731
     if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
         inputs = tuple(inputs[0])
     arrays = []
@@ -77,7 +80,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=None, se
         if g is None:
             g = np.zeros_like(arrays[i])  # input does not influence the output
         if g.shape != arrays[i].shape:
-            raise GradcheckError(f"gradcheck({label}): gradient of input {i} has shape {g.shape}, "
+            raise GradcheckError(f"gradcheck({label}): gradient of {which(i)} has shape {g.shape}, "
                                  f"expected {arrays[i].shape} (the input's shape)")
         analytic[i] = np.array(g, dtype=np.float64)
 
@@ -88,7 +91,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=None, se
         for i in checked:
             g = ts[i].grad if ts[i].grad is not None else np.zeros_like(arrays[i])
             if not np.allclose(g, analytic[i], rtol=1e-12, atol=1e-12):
-                raise GradcheckError(f"gradcheck({label}): a second backward gave different gradients for input {i}")
+                raise GradcheckError(f"gradcheck({label}): a second backward gave different gradients for {which(i)}")
 
     if check_zero_grad:
         ts0 = leaves()
@@ -98,7 +101,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=None, se
             g = ts0[i].grad
             if g is not None and np.any(g != 0):
                 raise GradcheckError(f"gradcheck({label}): a zero upstream gradient gave a non-zero "
-                                     f"gradient for input {i}")
+                                     f"gradient for {which(i)}")
 
     # numeric: central differences of L, element by element
     def loss():
@@ -129,7 +132,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=None, se
             where = tuple(int(w) for w in where)
             n_bad = int(np.sum(err > bound))
             raise GradcheckError(
-                f"gradcheck failed for {label}, input {i} at index {where}: analytic {a[worst]:.6g}, "
+                f"gradcheck failed for {label}, {which(i)} at index {where}: analytic {a[worst]:.6g}, "
                 f"numeric {numeric[worst]:.6g}, |diff| {err[worst]:.2e} > atol + rtol*|numeric| "
                 f"({bound[worst]:.2e}); {n_bad} of {len(idx)} checked elements disagree")
     return True
@@ -169,3 +172,54 @@ def directional_gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, n_directi
                 f"directional gradcheck failed for {label}, direction {d}: analytic v·J·u {analytic:.6g}, "
                 f"numeric {numeric:.6g}, |diff| {abs(analytic - numeric):.2e} > atol + rtol*|numeric|")
     return True
+
+
+def gradcheck_module(model, loss_fn, *inputs, check_inputs=True, directional=False, name=None, **options):
+    """Check a whole model: the gradient of loss_fn(model, *inputs) with respect to every parameter
+    (and every float64 input) against finite differences. One line for a student's own model:
+
+        model = MyVAE(config).double()                       # float64: finite differences need it
+        gradcheck_module(model, lambda m, x: m.loss(x, eps)["loss"], x)
+
+    loss_fn(model, *inputs) returns a Tensor (the loss, any shape). Any noise it draws must be the
+    same at every call (pass it in, or make a fresh seeded generator inside loss_fn): the finite
+    differences call it again and again. The parameters are swapped for the perturbed Tensors with
+    nn.functional_call and put back afterwards. check_inputs=False keeps the inputs constant (only
+    the parameters are checked). directional=True runs directional_gradcheck (a few random
+    directions through all parameters at once: seconds for a large model); otherwise `options`
+    (max_elements, atol, rtol, eps, seed, ...) go to gradcheck, whose errors name the parameter.
+    """
+    from .nn import Module, functional_call  # here, not at the top: nn/ is read (and imported) after this file
+
+    named = list(model.named_parameters())
+    if not named:
+        raise ValueError(f"gradcheck_module: {type(model).__name__} has no parameters to check")
+    for n, p in named:
+        if p.dtype != np.float64:
+            raise TypeError(f"gradcheck_module: parameter {n!r} is {p.dtype}; call model.double() first "
+                            "(finite differences need float64)")
+
+    class WholeLoss(Module):
+        """loss_fn as the forward of a module holding the model, so functional_call can swap its weights."""
+
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *xs):
+            return loss_fn(self.model, *xs)
+
+    wrapper = WholeLoss()
+    names = ["model." + n for n, _ in named]
+    k = len(inputs) if check_inputs else 0
+
+    def whole_loss(*ts):
+        xs = ts[:k] if check_inputs else inputs
+        return functional_call(wrapper, dict(zip(names, ts[k:])), tuple(xs))
+
+    label = name or f"{type(model).__name__} loss"
+    args = (*(inputs if check_inputs else ()), *[p.data for _, p in named])
+    if directional:
+        return directional_gradcheck(whole_loss, *args, name=label, **options)
+    input_names = [f"input {i}" for i in range(k)] + [f"parameter {n}" for n, _ in named]
+    return gradcheck(whole_loss, *args, name=label, input_names=input_names, **options)

@@ -15,6 +15,8 @@ autoencoders", Sec. 3 and 5.2 (the bound and active units).
 
 import numpy as np
 
+from .tensor import as_array
+
 __all__ = [
     "accuracy",
     "auroc",
@@ -32,17 +34,9 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------
 # input checks, shared by everything below
 
-def _numpy(x):
-    """An ndarray from an ndarray, a nanogen Tensor (its .data) or a nested list."""
-    if isinstance(x, np.ndarray):
-        return x
-    data = getattr(x, "data", None)
-    return data if isinstance(data, np.ndarray) else np.asarray(x)
-
-
 def _array(x, name, op, ndim=None, finite=True):
     """x as a float64 array, with a clear error if it has the wrong number of axes or NaN/Inf."""
-    a = _numpy(x)
+    a = as_array(x)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise ValueError(f"{op}: {name} must be a numeric array, got dtype {a.dtype}")
     if ndim is not None and a.ndim != ndim:
@@ -56,7 +50,7 @@ def _array(x, name, op, ndim=None, finite=True):
 
 def _int_labels(x, name, op):
     """x as an int64 (N,) array; floats are accepted only if they hold whole numbers."""
-    a = _numpy(x)
+    a = as_array(x)
     if a.ndim != 1:
         raise ValueError(f"{op}: {name} must have shape (N,), got shape {a.shape}")
     if np.issubdtype(a.dtype, np.floating):
@@ -69,7 +63,7 @@ def _int_labels(x, name, op):
 
 def _binary_labels(labels, n, op):
     """labels as a bool (N,) array: True for the positive class; both classes must be present."""
-    y = _numpy(labels)
+    y = as_array(labels)
     if y.shape != (n,):
         raise ValueError(f"{op}: labels must have shape ({n},) like scores, got shape {y.shape}")
     if not np.all((y == 0) | (y == 1)):
@@ -92,7 +86,7 @@ def accuracy(pred_labels, labels):
     labels: (N,) class indices.   ->   float in [0, 1]
     """
     y = _int_labels(labels, "labels", "accuracy")
-    p = _numpy(pred_labels)
+    p = as_array(pred_labels)
     if p.ndim == 2:
         p = p.argmax(axis=1)                                  # (N, K) scores -> (N,) classes
     p = _int_labels(p, "pred_labels", "accuracy")

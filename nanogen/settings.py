@@ -17,48 +17,48 @@ changes the flag, its --help and every run that does not set it: one edit, no se
 
 import argparse
 import dataclasses
+import math
 
 
-def positive(kind, name):
-    """An argparse `type=` for a positive int or float flag, e.g. positive(int, "--epochs"):
-    a bad value stops the command before any work, naming the flag."""
-    what = "integer" if kind is int else "number"
+def number(kind, name, ok=None, what=None):
+    """An argparse `type=` for an int or float flag: a bad value stops the command before any
+    work, naming the flag and what it must be (`ok(v)` must hold, e.g. v > 0)."""
+    what = what or ("an integer" if kind is int else "a number")
 
     def parse(text):
         try:
             v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive {what}, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive {what}, got {v}")
+            raise argparse.ArgumentTypeError(f"{name} must be {what}, got {text!r}") from None
+        if ok is not None and not ok(v):
+            raise argparse.ArgumentTypeError(f"{name} must be {what}, got {v}")
         return v
 
     return parse
 
 
-def _typed(kind, name):
-    """An argparse `type=` for any int or float: the error names the flag."""
-    what = "an integer" if kind is int else "a number"
-
-    def parse(text):
-        try:
-            return kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be {what}, got {text!r}") from None
-
-    return parse
+def positive(kind, name):
+    """number() for a positive int or float, e.g. positive(int, "--epochs")."""
+    return number(kind, name, lambda v: v > 0, "a positive " + ("integer" if kind is int else "number"))
 
 
-def setting(default, help, *, choices=None, flag=None, is_positive=False, nargs=None):
+def at_least(kind, name, minimum):
+    """number() for a finite int or float >= minimum (weights: 0 switches a term off)."""
+    return number(kind, name, lambda v: v >= minimum and math.isfinite(v), f"a finite number >= {minimum}")
+
+
+def setting(default, help, *, choices=None, flag=None, is_positive=False, minimum=None, nargs=None):
     """A dataclass field that can become a command-line flag.
 
     default: the one default of this setting.   help: one line for `--help`.
     choices: the allowed values (argparse checks them).   flag: the flag's name when it is not
-    `--field-name` (kept for flags users already know).   is_positive: numbers must be > 0.
+    `--field-name` (kept for flags users already know).   is_positive: numbers must be > 0;
+    minimum: numbers must be >= minimum (and finite).
     nargs: for tuple fields, how many values (default: one or more).
     """
     return dataclasses.field(default=default, metadata={
-        "help": help, "choices": choices, "flag": flag, "is_positive": is_positive, "nargs": nargs})
+        "help": help, "choices": choices, "flag": flag, "is_positive": is_positive, "minimum": minimum,
+        "nargs": nargs})
 
 
 def flag_name(field):
@@ -105,10 +105,15 @@ def add_flags(parser, config_class, names, variant=None):
             kw["action"] = argparse.BooleanOptionalAction if default else "store_true"
         elif kind is tuple:
             element = type(default[0]) if default else int
-            kw["type"] = positive(element, flag) if meta["is_positive"] else _typed(element, flag)
+            kw["type"] = positive(element, flag) if meta["is_positive"] else number(element, flag)
             kw["nargs"] = meta["nargs"] or "+"
         elif kind in (int, float):
-            kw["type"] = positive(kind, flag) if meta["is_positive"] else _typed(kind, flag)
+            if meta["is_positive"]:
+                kw["type"] = positive(kind, flag)
+            elif meta["minimum"] is not None:
+                kw["type"] = at_least(kind, flag, meta["minimum"])
+            else:
+                kw["type"] = number(kind, flag)
         if meta["choices"] is not None:
             kw["choices"] = list(meta["choices"])
         parser.add_argument(flag, **kw)

@@ -14,15 +14,16 @@ IMG is a file (PNG read by matplotlib, JPEG through Pillow, which matplotlib dep
 name (grace_hopper, terrain, present, logo) or mnist:INDEX (a test-set digit).
 """
 
-import argparse
 import os
 import sys
 import time
 
 import numpy as np
 
-from .cli import positive
+from . import settings
+from .models.style import StyleConfig
 from .serialize import atomic_write
+from .settings import positive
 
 # name -> what it is; all from matplotlib's own sample data (mpl-data/sample_data), nothing downloaded
 SAMPLE_IMAGES = {
@@ -168,11 +169,11 @@ def save_image(image, path):
 
 def load_feature_net(spec, seed=0):
     """A FeatureNet from --features: "random", "classifier" / "classifier:RUN" or "vgg:PATH"."""
-    from .models import style
+    from .models import style_features
 
     spec = str(spec)
     if spec == "random":
-        return style.random_features(seed)
+        return style_features.random_features(seed)
     if spec == "classifier" or spec.startswith("classifier:"):
         run = spec.partition(":")[2] or os.path.join("runs", "classifier")
         if not os.path.isfile(os.path.join(run, "checkpoint.npz")):
@@ -183,7 +184,7 @@ def load_feature_net(spec, seed=0):
         from .models.classifier_recipes import load_classifier
 
         model = load_classifier(run)  # the classifier standardises its input itself: so does prepare()
-        return style.sequential_features(model, mean=(MNIST_MEAN,), std=(MNIST_STD,),
+        return style_features.sequential_features(model, mean=(MNIST_MEAN,), std=(MNIST_STD,),
                                          description=f"classifier features ({run})")
     if spec.startswith("vgg:"):
         path = spec[len("vgg:"):]
@@ -196,7 +197,7 @@ def load_feature_net(spec, seed=0):
         except Exception as e:
             raise ValueError(f"load_feature_net: cannot read {path!r} as an .npz of arrays "
                              f"({type(e).__name__}: {e})") from None
-        return style.vgg19_features(arrays)
+        return style_features.vgg19_features(arrays)
     raise ValueError(f"load_feature_net: unknown feature network {spec!r}; use random, classifier, "
                      "classifier:RUN or vgg:PATH")
 
@@ -204,17 +205,9 @@ def load_feature_net(spec, seed=0):
 # ---------------------------------------------------------------------------- the command
 
 
-def _weight(name):
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number >= 0, got {text!r}") from None
-        if not v >= 0 or not np.isfinite(v):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, got {v}")
-        return v
-
-    return parse
+# the StyleConfig fields `nanogen style` exposes as flags (style_weight and the layers: below, by hand,
+# because their defaults come from the feature network)
+STYLE_FLAGS = ("steps", "lr", "content_weight", "tv_weight", "init", "optimizer", "seed")
 
 
 def _layers(text):
@@ -234,26 +227,18 @@ def add_style_parser(subparsers):
                         f"{DEFAULT_DIGITS[0]} with --features classifier)")
     p.add_argument("--style", default=None, help=f"style image (default {DEFAULT_STYLE}; {DEFAULT_DIGITS[1]} with "
                                                  "--features classifier)")
-    p.add_argument("--steps", type=positive(int, "--steps"), default=200,
-                   help="optimisation steps (default %(default)s)")
     p.add_argument("--size", type=positive(int, "--size"), default=None,
                    help="longer side of the result in pixels (default 128; 28 with --features classifier)")
     p.add_argument("--out", default=os.path.join("runs", "style", "result.png"),
                    help="result image; the panel goes beside it as NAME_panel.png (default %(default)s)")
-    p.add_argument("--content-weight", type=_weight("--content-weight"), default=1.0, help="α (default %(default)s)")
-    p.add_argument("--style-weight", type=_weight("--style-weight"), default=None,
+    p.add_argument("--style-weight", type=settings.at_least(float, "--style-weight", 0), default=None,
                    help="β (default: the feature network's, 100 for random)")
-    p.add_argument("--tv-weight", type=_weight("--tv-weight"), default=1.0, help="γ, smoothness (default %(default)s)")
     p.add_argument("--features", default="random",
                    help="feature network: random (fixed random weights, the default), classifier[:RUN] (a run "
                         "of `nanogen train classifier`, default runs/classifier) or vgg:PATH (VGG-19 .npz)")
-    p.add_argument("--init", choices=["content", "noise"], default="content", help="start image (default %(default)s)")
-    p.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam", help="default %(default)s")
-    p.add_argument("--lr", type=positive(float, "--lr"), default=0.02,
-                   help="Adam step size, in pixel units (default %(default)s)")
     p.add_argument("--content-layers", type=_layers, default=None, help="comma-separated layer names")
     p.add_argument("--style-layers", type=_layers, default=None, help="comma-separated layer names")
-    p.add_argument("--seed", type=int, default=0, help="random weights and start noise (default 0)")
+    settings.add_flags(p, StyleConfig, STYLE_FLAGS)            # their defaults: StyleConfig's
     p.add_argument("--quiet", action="store_true", help="no progress output")
     return p
 
@@ -261,7 +246,7 @@ def add_style_parser(subparsers):
 def cmd_style(args):
     """Run `nanogen style`: load, check everything, optimise with a progress bar, write result and panel."""
     from . import plot
-    from .models.style import StyleConfig, stylize
+    from .models.style import stylize
     from .train import Progress
 
     is_digits = str(args.features).startswith("classifier")
@@ -274,9 +259,8 @@ def cmd_style(args):
     style = fit_size(load_image(style_spec), size)
     if content.shape[1] != style.shape[1]:  # grey and colour: the result takes the content's channels
         style = style.mean(axis=1, keepdims=True) if content.shape[1] == 1 else np.repeat(style, 3, axis=1)
-    cfg = StyleConfig(steps=args.steps, lr=args.lr, content_weight=args.content_weight, style_weight=style_weight,
-                      tv_weight=args.tv_weight, init=args.init, optimizer=args.optimizer,
-                      content_layers=args.content_layers, style_layers=args.style_layers, seed=args.seed)
+    cfg = settings.build(StyleConfig, vars(args), STYLE_FLAGS, style_weight=style_weight,
+                         content_layers=args.content_layers, style_layers=args.style_layers)
     if not args.quiet:
         print(f"style: content {content_spec} {content.shape[3]}x{content.shape[2]}, style {style_spec} "
               f"{style.shape[3]}x{style.shape[2]}, {net.description}, {args.optimizer} x {args.steps}", file=sys.stderr)

@@ -215,22 +215,22 @@ class Tensor:
 
     # comparisons give boolean tensors with no gradient (masks, accuracy)
     def __eq__(self, other):
-        return Tensor(self.data == _data(other))
+        return Tensor(self.data == as_array(other))
 
     def __ne__(self, other):
-        return Tensor(self.data != _data(other))
+        return Tensor(self.data != as_array(other))
 
     def __lt__(self, other):
-        return Tensor(self.data < _data(other))
+        return Tensor(self.data < as_array(other))
 
     def __le__(self, other):
-        return Tensor(self.data <= _data(other))
+        return Tensor(self.data <= as_array(other))
 
     def __gt__(self, other):
-        return Tensor(self.data > _data(other))
+        return Tensor(self.data > as_array(other))
 
     def __ge__(self, other):
-        return Tensor(self.data >= _data(other))
+        return Tensor(self.data >= as_array(other))
 
     __hash__ = object.__hash__  # identity, so tensors can be dict keys and set members
 
@@ -329,8 +329,10 @@ class Tensor:
         return S.permute(self, *reversed(range(self.ndim)))
 
 
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+def as_array(x):
+    """The ndarray behind x: x.data for a Tensor, np.asarray(x) for anything else (an ndarray
+    comes back as it is, not copied). The one way nanogen unwraps a Tensor to an array."""
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
 # ---------------------------------------------------------------------------- creation
@@ -360,11 +362,11 @@ def full(shape, value, dtype=np.float32, requires_grad=False):
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
-    return Tensor(np.zeros_like(_data(t), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros_like(as_array(t), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
-    return Tensor(np.ones_like(_data(t), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones_like(as_array(t), dtype=dtype), requires_grad=requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None):

@@ -16,6 +16,7 @@ checkpoint untouched.
 """
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -28,6 +29,7 @@ import numpy as np
 
 from . import random as _random
 from . import serialize, settings
+from .optim import Adam
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -42,33 +44,61 @@ class Recipe:
     dataclass), `variant` (the values this recipe sets differently) and `flags` (the fields a user
     may change, each with its one default in the Config: nanogen.settings). They implement:
 
-    __init__(config, rng)     build modules and optimizers from the config dict (model_config(config))
+    __init__(config, rng)     build modules and optimizers from the config dict (model_config(config));
+                              the default: one network from `build_model(Config, rng=rng)`, one Adam
     modules                   dict name -> nn.Module (saved in checkpoints)
     optimizers                dict name -> optimizer (saved in checkpoints)
     training_arrays(x, y)     the arrays to batch (default: images and labels as they are)
     train_step(batch, rng)    one update on a batch (tuple of Tensors); returns {name: float}
     on_epoch_end(run_dir, epoch, data)   draw the epoch's pictures into run_dir (optional)
     evaluate(data, rng)       test-set metrics as {name: float} (optional)
-    sample(n, rng)            n images (n, 1, 28, 28) in [0, 1] (optional)
+    sample(n, rng)            n images (n, C, H, W) in [0, 1] (optional)
     """
 
     name = "recipe"
     help = ""
-    defaults = {}
+    defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}   # the training flags; a recipe overrides some
     config_class = None     # the model's Config dataclass
+    build_model = None      # Config -> the network (the default __init__ trains one model with Adam)
     variant = {}            # Config values of this recipe that differ from the dataclass defaults
     flags = ()              # Config fields that become `nanogen train NAME` flags
+    image_flags = False     # True: the model takes --image-size S and --channels 1|3 (convolutional models)
 
     @classmethod
     def add_arguments(cls, parser):
         """Model-specific command-line flags (argparse), beyond the common ones: one per name in
         `flags`, built from the Config. A recipe adds flags of its own (not the model's) here."""
+        if cls.image_flags:
+            parser.add_argument("--image-size", type=settings.positive(int, "--image-size"), default=28,
+                                help="train on S x S images: the data is resized to it (default 28)")
+            parser.add_argument("--channels", dest="image_channels", type=int, choices=(1, 3), default=1,
+                                help="1 = grayscale, 3 = colour (RGB): the data is converted to it (default 1)")
         if cls.config_class is not None:
             settings.add_flags(parser, cls.config_class, cls.flags, cls.variant)
 
+    @staticmethod
+    def image_shape(config):
+        """(C, H, W) of the run's images: --channels and --image-size, else MNIST's (1, 28, 28)."""
+        S = config.get("image_size") or 28
+        return (config.get("image_channels") or 1, S, S)
+
     def model_config(self, config):
-        """The model's Config from a run's config dict (parsed flags, or a checkpoint's config)."""
-        return settings.build(self.config_class, config, self.flags, self.variant)
+        """The model's Config from a run's config dict (parsed flags, or a checkpoint's config);
+        a Config with an image_shape field gets the run's (image_shape(config))."""
+        defaults = {f.name: self.variant.get(f.name, f.default) for f in dataclasses.fields(self.config_class)}
+        fixed = {}
+        if "image_shape" in defaults:
+            fixed["image_shape"] = self.image_shape(config)
+        if defaults.get("n_classes") and config.get("data_classes"):   # a conditional model: as many labels
+            fixed["n_classes"] = config["data_classes"]                  # as the data has (a folder's classes)
+        return settings.build(self.config_class, config, self.flags, self.variant, **fixed)
+
+    def __init__(self, config, rng):
+        """The common case: one network, `model`, built from the Config, trained by one Adam."""
+        self.config = config
+        self.model = type(self).build_model(self.model_config(config), rng=rng)
+        self.modules = {"model": self.model}
+        self.optimizers = {"adam": Adam(self.model.parameters(), lr=config.get("lr", self.defaults["lr"]))}
 
     modules = {}
     optimizers = {}

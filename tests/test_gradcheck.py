@@ -68,3 +68,47 @@ def test_directional_gradcheck_passes_and_fails(rng):
 
 def test_inputs_that_do_not_reach_the_output_have_zero_gradient(rng):
     gradcheck(lambda a, b: a * 2, rng.standard_normal(3), rng.standard_normal(3))
+
+
+# ---------------------------------------------------------------------------- whole models
+
+
+class TinyNet(ng.nn.Module):
+    """Linear -> tanh -> Linear; `wrong=True` squares the hidden layer through WrongSquare."""
+
+    def __init__(self, rng, wrong=False):
+        super().__init__()
+        self.fc1, self.fc2 = ng.nn.Linear(3, 4, rng=rng), ng.nn.Linear(4, 2, rng=rng)
+        self.wrong = wrong
+
+    def forward(self, x):
+        h = ng.functional.tanh(self.fc1(x))
+        if self.wrong:
+            h = WrongSquare.apply(h)
+        return self.fc2(h)
+
+
+def test_gradcheck_module_checks_every_parameter_and_the_input(rng):
+    model = TinyNet(rng).double()
+    params = list(model.parameters())
+    x = rng.standard_normal((5, 3))
+    assert ng.gradcheck_module(model, lambda m, x: (m(x) ** 2).mean(), x)
+    assert list(model.parameters()) == params and all(type(p) is ng.nn.Parameter for p in params)   # put back
+    assert ng.gradcheck_module(model, lambda m: (m(ng.Tensor(x)) ** 2).mean(), directional=True)
+    assert ng.gradcheck_module(model, lambda m, x: m(x).sum(), x, check_inputs=False, max_elements=3)
+
+
+def test_gradcheck_module_names_the_parameter_that_fails(rng):
+    model = TinyNet(rng, wrong=True).double()
+    x = rng.standard_normal((5, 3))
+    with pytest.raises(GradcheckError, match=r"TinyNet loss, parameter fc1\.(weight|bias) at index"):
+        ng.gradcheck_module(model, lambda m, x: m(x).sum(), x, check_inputs=False)
+    with pytest.raises(GradcheckError, match="directional"):
+        ng.gradcheck_module(model, lambda m, x: m(x).sum(), x, directional=True)
+
+
+def test_gradcheck_module_refuses_float32_and_empty_models(rng):
+    with pytest.raises(TypeError, match=r"parameter 'fc1.weight' is float32; call model.double\(\)"):
+        ng.gradcheck_module(TinyNet(rng), lambda m, x: m(x).sum(), rng.standard_normal((2, 3)))
+    with pytest.raises(ValueError, match="no parameters"):
+        ng.gradcheck_module(ng.nn.ReLU(), lambda m, x: m(x).sum(), rng.standard_normal((2, 3)))

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 import nanogen.functional as F
-from nanogen.gradcheck import GradcheckError, gradcheck
+from nanogen.gradcheck import GradcheckError, gradcheck_module
 from nanogen.models import REGISTRY
 from nanogen.models import autoencoder as A
 from nanogen.models import autoencoder_recipes  # noqa: F401  (registers ae, stacked-ae, ...)
-from nanogen.nn import Module, functional_call
 from nanogen.tensor import Tensor
 
 # tiny float64 instances for the gradient checks: (config, images shape)
@@ -33,49 +32,24 @@ TINY = {
 }
 
 
-class WholeLoss(Module):
-    """autoencoder_loss as a Module's forward, so functional_call can swap the weights for Tensors."""
-
-    def __init__(self, model, seed):
-        super().__init__()
-        self.model, self.seed = model, seed
-
-    def forward(self, x):
-        # the same seed at every call: the finite differences see the very noise backward saw
-        return A.autoencoder_loss(self.model, x, np.random.default_rng(self.seed))["loss"]
-
-
 @pytest.mark.parametrize("name", list(TINY))
 def test_autoencoder_loss_grad(name, rng):
     config, shape = TINY[name]
     model = A.build_model(config, dtype=np.float64, rng=rng)
-    loss = WholeLoss(model, seed=1)
-    x = Tensor(rng.random(shape))
-    names, weights = zip(*[(n, p.data) for n, p in loss.named_parameters()])
-    assert len(weights) >= 4
-    gradcheck(lambda *ws: functional_call(loss, dict(zip(names, ws)), (x,)), *weights, name=name)
+    assert len(list(model.parameters())) >= 4
+    # a fresh generator with the same seed at every call: the finite differences see the very noise backward saw
+    gradcheck_module(model, lambda m, x: A.autoencoder_loss(m, x, np.random.default_rng(1))["loss"],
+                     rng.random(shape), check_inputs=False, name=name)
 
 
 def test_gradcheck_sees_unfixed_noise(rng):
     """Test the test: with fresh noise at every call the finite differences no longer match."""
     config, shape = TINY["denoising-ae-mask"]
     model = A.build_model(config, dtype=np.float64, rng=rng)
-    x = Tensor(rng.random(shape))
     noise = np.random.default_rng(7)
-
-    class Unfixed(Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, x):
-            return A.autoencoder_loss(self.model, x, noise)["loss"]
-
-    loss = Unfixed()
-    names, weights = zip(*[(n, p.data) for n, p in loss.named_parameters()])
     with pytest.raises(GradcheckError, match="disagree"):
-        gradcheck(lambda *ws: functional_call(loss, dict(zip(names, ws)), (x,)), *weights,
-                  check_repeat=False, check_zero_grad=False)
+        gradcheck_module(model, lambda m, x: A.autoencoder_loss(m, x, noise)["loss"], rng.random(shape),
+                         check_inputs=False, check_repeat=False, check_zero_grad=False)
 
 
 # ---------------------------------------------------------------------------- shapes and dtypes

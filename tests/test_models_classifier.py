@@ -10,7 +10,7 @@ import nanogen.models.classifier as clf
 import nanogen.models.classifier_recipes as clf_recipes
 import nanogen.models.gan_recipes as gan_recipes
 import nanogen.models.gan_eval as gan_eval
-from nanogen.gradcheck import gradcheck
+from nanogen.gradcheck import gradcheck_module
 from nanogen.optim import Adam
 from nanogen.tensor import Tensor
 from nanogen import functional as F
@@ -39,17 +39,7 @@ def test_classifier_loss_grad(rng):
     model = clf.Classifier(clf.ClassifierConfig(channels=(2, 3), hidden_dim=5, dropout=(0.0, 0.0)), rng=rng).double()
     x = Tensor(rng.random((3, 1, 28, 28)))
     y = np.array([1, 7, 3])
-    w = model.hidden[0].weight
-    conv = model.convs[0].weight
-
-    def loss(w_hidden, w_conv):
-        model.hidden[0]._parameters["weight"], model.convs[0]._parameters["weight"] = w_hidden, w_conv
-        try:
-            return F.cross_entropy(model(x), y)
-        finally:
-            model.hidden[0]._parameters["weight"], model.convs[0]._parameters["weight"] = w, conv
-
-    gradcheck(loss, w.data.copy(), conv.data.copy(), max_elements=10)
+    gradcheck_module(model, lambda m: F.cross_entropy(m(x), y), max_elements=10)
 
 
 def _mnist(n_train, n_test):

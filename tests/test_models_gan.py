@@ -13,37 +13,13 @@ import nanogen.models.dcgan as dcgan
 import nanogen.models.gan as gan
 import nanogen.models.gan_recipes as gan_recipes
 import nanogen.models.gan_toy as gan_toy
+from nanogen import functional as F
 from nanogen import nn
-from nanogen.gradcheck import GradcheckError, gradcheck
+from nanogen.gradcheck import GradcheckError, gradcheck, gradcheck_module
 from nanogen.optim import Adam
 from nanogen.tensor import Tensor
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def param_slots(module):
-    """(owner module, name) of every parameter, in a fixed order."""
-    return [(m, name) for _, m in module.named_modules() for name, p in m._parameters.items() if p is not None]
-
-
-def as_function_of_params(module, loss_fn):
-    """(f, arrays): f(*tensors) runs loss_fn() with module's parameters replaced by `tensors`, so
-    gradcheck can perturb them; arrays are the current parameter values (float64 copies)."""
-    slots = param_slots(module)
-    arrays = [m._parameters[n].data.copy() for m, n in slots]
-
-    def f(*tensors):
-        saved = [m._parameters[n] for m, n in slots]
-        for (m, n), t in zip(slots, tensors):
-            m._parameters[n] = t
-        try:
-            return loss_fn()
-        finally:
-            for (m, n), p in zip(slots, saved):
-                m._parameters[n] = p
-
-    f.__name__ = f"loss of {type(module).__name__}'s parameters"
-    return f, arrays
 
 
 def tiny_gan(kind, rng, spectral_norm=False, n_classes=0):
@@ -71,10 +47,9 @@ def test_gan_discriminator_loss_grad(kind, loss, real_label, rng):
     N = 4
     x_real = Tensor(rng.uniform(-1, 1, (N, *image_shape(kind))))
     x_fake = Tensor(G(Tensor(rng.standard_normal((N, Z)))).data)      # a constant for the D step
-    f, params = as_function_of_params(
-        D, lambda: gan.discriminator_loss(D(x_real), D(x_fake), loss=loss, real_label=real_label))
     assert D.training                                                  # batch norm on batch statistics
-    gradcheck(f, *params, max_elements=6)
+    gradcheck_module(D, lambda D: gan.discriminator_loss(D(x_real), D(x_fake), loss=loss, real_label=real_label),
+                     max_elements=6)
 
 
 @pytest.mark.parametrize("kind", ["gan", "dcgan"])
@@ -83,8 +58,7 @@ def test_gan_generator_loss_grad_through_frozen_discriminator(kind, loss, rng):
     G, D, Z = tiny_gan(kind, rng)
     z = Tensor(rng.standard_normal((4, Z)))                            # noise fixed
     D.requires_grad_(False)
-    f, params = as_function_of_params(G, lambda: gan.generator_loss(D(G(z)), loss=loss))
-    gradcheck(f, *params, max_elements=6)
+    gradcheck_module(G, lambda G: gan.generator_loss(D(G(z)), loss=loss), max_elements=6)
     assert all(p.grad is None for p in D.parameters())                # frozen: D got nothing
 
 
@@ -94,11 +68,9 @@ def test_cgan_losses_grad(rng):
     z = Tensor(rng.standard_normal((4, Z)))
     x_real = Tensor(rng.uniform(-1, 1, (4, 1, 28, 28)))
     x_fake = Tensor(G(z, y).data)
-    f, params = as_function_of_params(D, lambda: gan.discriminator_loss(D(x_real, y), D(x_fake, y)))
-    gradcheck(f, *params, max_elements=4)
+    gradcheck_module(D, lambda D: gan.discriminator_loss(D(x_real, y), D(x_fake, y)), max_elements=4)
     D.requires_grad_(False)
-    f, params = as_function_of_params(G, lambda: gan.generator_loss(D(G(z, y), y)))
-    gradcheck(f, *params, max_elements=4)
+    gradcheck_module(G, lambda G: gan.generator_loss(D(G(z, y), y)), max_elements=4)
 
 
 def test_spectral_norm_discriminator_loss_grad(rng):
@@ -110,8 +82,7 @@ def test_spectral_norm_discriminator_loss_grad(rng):
             m.eval()
     x_real = Tensor(rng.uniform(-1, 1, (3, 1, 28, 28)))
     x_fake = Tensor(G(Tensor(rng.standard_normal((3, Z)))).data)
-    f, params = as_function_of_params(D, lambda: gan.discriminator_loss(D(x_real), D(x_fake), loss="hinge"))
-    gradcheck(f, *params, max_elements=6)
+    gradcheck_module(D, lambda D: gan.discriminator_loss(D(x_real), D(x_fake), loss="hinge"), max_elements=6)
 
 
 # ---------------------------------------------------------------------------- the two steps
@@ -220,23 +191,13 @@ def test_spectral_norm_gradient_flows_through_sigma(rng):
     sn = gan.SpectralNorm(layer, rng=rng).eval()
     x = Tensor(rng.standard_normal((5, 4)))
 
-    def ours(w):
-        layer._parameters["weight"] = w
-        return sn(x)
-
     def sigma_detached(w):
         s = float((w.data * np.outer(sn.u.data, sn.v.data)).sum())
-        from nanogen import functional as F
-
         return F.linear(x, w / s, layer.bias)
 
-    w0 = layer.weight.data.copy()
-    try:
-        gradcheck(ours, w0)
-        with pytest.raises(GradcheckError):
-            gradcheck(sigma_detached, w0)
-    finally:
-        layer._parameters["weight"] = nn.Parameter(w0)
+    gradcheck_module(sn, lambda sn: sn(x))
+    with pytest.raises(GradcheckError):
+        gradcheck(sigma_detached, layer.weight.data.copy())
 
 
 # ---------------------------------------------------------------------------- toy ring: modes covered

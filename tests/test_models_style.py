@@ -11,6 +11,7 @@ import pytest
 from nanogen import nn
 from nanogen.gradcheck import GradcheckError, directional_gradcheck, gradcheck
 from nanogen.models import style as S
+from nanogen.models import style_features as SF
 from nanogen.style_cli import add_style_parser, cmd_style, fit_size, load_feature_net, load_image, resize
 from nanogen.tensor import Tensor
 
@@ -118,7 +119,7 @@ def test_style_loss_is_weighted_sum_and_zero_at_target(rng):
 
 def test_objective_grad_wrt_image(rng):
     # the whole loss, through the random network, differentiated w.r.t. the pixels (float64)
-    net = S.random_features(seed=1).double()
+    net = SF.random_features(seed=1).double()
     content, style = smooth_image(rng, 16, 16, dtype=np.float64), smooth_image(rng, 16, 16, dtype=np.float64)
     targets = S.style_targets(net, content, style, net.content_layers, net.style_layers)
     weights = {k: 1.0 / len(net.style_layers) for k in net.style_layers}
@@ -130,7 +131,7 @@ def test_objective_grad_wrt_image(rng):
 
 
 def test_random_features_shapes_and_seed(rng):
-    net = S.random_features(seed=0)
+    net = SF.random_features(seed=0)
     x = rng.random((1, 3, 32, 24)).astype(np.float32)
     f = net(x, ["relu1", "relu2", "relu3", "relu4"])
     assert f["relu1"].shape == (1, 96, 32, 24)  # the bank: 3 x 32 filters, sizes kept
@@ -138,7 +139,7 @@ def test_random_features_shapes_and_seed(rng):
     assert f["relu3"].shape == (1, 128, 8, 6)
     assert f["relu4"].shape == (1, 128, 4, 3)
     assert f["relu1"].dtype == np.float32
-    same, other = S.random_features(seed=0), S.random_features(seed=1)
+    same, other = SF.random_features(seed=0), SF.random_features(seed=1)
     for (k, a), b, c in zip(net.state_dict().items(), same.state_dict().values(), other.state_dict().values()):
         np.testing.assert_array_equal(a, b)
         assert not np.array_equal(a, c), k
@@ -146,7 +147,7 @@ def test_random_features_shapes_and_seed(rng):
 
 
 def test_feature_net_errors(rng):
-    net = S.random_features()
+    net = SF.random_features()
     with pytest.raises(ValueError, match="unknown layer.*'relu9'.*relu1"):
         net(rng.random((1, 3, 16, 16)).astype(np.float32), ["relu9"])
     with pytest.raises(ValueError, match=r"image must be \(N, C, H, W\)"):
@@ -154,7 +155,7 @@ def test_feature_net_errors(rng):
 
 
 def test_grey_image_on_colour_network_and_back(rng):
-    net = S.random_features()
+    net = SF.random_features()
     grey = rng.random((1, 1, 16, 16)).astype(np.float32)
     a = net(grey, ["relu1"])["relu1"].data
     b = net(np.repeat(grey, 3, axis=1), ["relu1"])["relu1"].data
@@ -193,23 +194,23 @@ def test_vgg19_loader_errors(tmp_path, rng):
     with pytest.raises(ValueError, match=r"features.5.weight has shape \(5, 5, 3, 3\), expected \(128, 64, 3, 3\)"):
         load_feature_net(f"vgg:{tmp_path / 'bad.npz'}")
     with pytest.raises(ValueError, match="no features.0.weight"):
-        S.vgg19_features({"classifier.0.weight": np.zeros((2, 2))})
+        SF.vgg19_features({"classifier.0.weight": np.zeros((2, 2))})
     with pytest.raises(FileNotFoundError, match="no VGG-19 weights file"):
         load_feature_net(f"vgg:{tmp_path / 'missing.npz'}")
-    assert S.vgg19_layer_names()[34:37] == ["conv5_4", "relu5_4", "pool5"]  # torchvision's features.34/35/36
+    assert SF.vgg19_layer_names()[34:37] == ["conv5_4", "relu5_4", "pool5"]  # torchvision's features.34/35/36
 
 
 def test_sequential_features_from_a_classifier_trunk(rng):
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(4, 6, 3, padding=1, rng=rng), nn.ReLU(), nn.Flatten(),
                           nn.Linear(6 * 7 * 7, 10, rng=rng))
-    net = S.sequential_features(model)
+    net = SF.sequential_features(model)
     assert net.names == ["conv1", "relu1", "pool1", "conv2", "relu2"]
     assert net.style_layers == ("relu1", "relu2") and net.content_layers == ("relu1", "relu2")
     digit = rng.random((1, 1, 14, 14)).astype(np.float32)
     assert net(digit, ["relu2"])["relu2"].shape == (1, 6, 7, 7)
     with pytest.raises(ValueError, match="no nn.Sequential starting with a Conv2d"):
-        S.sequential_features(nn.Sequential(nn.Flatten(), nn.Linear(4, 2, rng=rng)))
+        SF.sequential_features(nn.Sequential(nn.Flatten(), nn.Linear(4, 2, rng=rng)))
 
 
 def test_classifier_run_as_feature_network(tmp_path, rng):
@@ -245,7 +246,7 @@ def _parts_recorder():
 
 @pytest.mark.parametrize("optimizer, steps", [("adam", 12), ("lbfgs", 6)])
 def test_stylize_loss_falls(optimizer, steps, rng):
-    net = S.random_features(seed=0)
+    net = SF.random_features(seed=0)
     content, style = smooth_image(rng, 24, 20), smooth_image(rng, 20, 24)
     history, callback = _parts_recorder()
     cfg = S.StyleConfig(steps=steps, style_weight=30.0, lr=0.02, optimizer=optimizer)
@@ -261,7 +262,7 @@ def test_stylize_loss_falls(optimizer, steps, rng):
 
 
 def test_texture_synthesis_from_noise(rng):
-    net = S.random_features(seed=0)
+    net = SF.random_features(seed=0)
     style = smooth_image(rng, 20, 20)
     history, callback = _parts_recorder()
     cfg = S.StyleConfig(steps=20, style_weight=1.0, tv_weight=0.0)
@@ -273,7 +274,7 @@ def test_texture_synthesis_from_noise(rng):
 
 
 def test_stylize_errors(rng):
-    net = S.random_features()
+    net = SF.random_features()
     content, style = smooth_image(rng, 16, 16), smooth_image(rng, 16, 16)
     with pytest.raises(ValueError, match="content image is 4x4, smaller than the 8 pixels"):
         S.stylize(net, content[:, :, :4, :4], style, S.StyleConfig(steps=1))

@@ -10,13 +10,12 @@ import pytest
 
 import nanogen.models.vae_recipes  # noqa: F401  (registers vae, conv-vae, beta-vae, cvae)
 from nanogen.data import DataLoader, mnist
-from nanogen.gradcheck import gradcheck
+from nanogen.gradcheck import gradcheck, gradcheck_module
 from nanogen.metrics import logmeanexp
 from nanogen.models.vae import (VAE, VAEConfig, bernoulli_nll, elbo, elbo_terms, importance_log_weights,
                                 iwae_bound, iwae_nll, kl_to_standard_normal, log_importance_weights,
                                 reparameterize, train_step)
 from nanogen.models.vae_conv import build_vae
-from nanogen.nn import Module, functional_call
 from nanogen.optim import Adam
 from nanogen.tensor import Tensor
 
@@ -27,22 +26,10 @@ def tiny(rng, dtype=np.float64, **kw):
     return build_vae(VAEConfig(**{**TINY, **kw}), dtype, rng)
 
 
-class _Loss(Module):
-    """The whole loss as a module of (x): what functional_call needs to vary the weights."""
-
-    def __init__(self, vae, eps, y):
-        super().__init__()
-        self.vae, self.eps, self.y = vae, eps, y
-
-    def forward(self, x):
-        return self.vae.loss(x, self.eps, self.y)["loss"]
-
-
 def check_loss_grad(model, x, eps, y=None, max_elements=15):
-    wrapper = _Loss(model, eps, y)
-    names, weights = zip(*[(n, p.data) for n, p in wrapper.named_parameters()])
-    gradcheck(lambda x, *ws: functional_call(wrapper, dict(zip(names, ws)), x), x, *weights,
-              max_elements=max_elements, name=f"{model.config.arch} VAE loss")
+    """The whole loss against the input and every weight; the noise eps is fixed, passed in."""
+    gradcheck_module(model, lambda m, x: m.loss(x, eps, y)["loss"], x, max_elements=max_elements,
+                     name=f"{model.config.arch} VAE loss")
 
 
 def gaussian_logpdf(z, mu, var):

@@ -234,7 +234,7 @@ def test_conv2d_errors(kwargs, error, pattern, no_work):
      r"conv_transpose2d: x is float64 but weight is float32"),
     (dict(bias=np.zeros(4)), ValueError, r"conv_transpose2d: bias must have shape \(2,\)"),
     (dict(x=np.zeros((2, 4, 5, 5), np.int64), weight=np.zeros((4, 2, 3, 3), np.int64)), TypeError,
-     r"conv_transpose2d: x must be floating point, got int64"),
+     r"conv_transpose2d: x must be float32 or float64, got int64"),
 ])
 def test_conv_transpose2d_errors(kwargs, error, pattern, no_work):
     args = dict(x=np.zeros((2, 4, 5, 5)), weight=np.zeros((4, 2, 3, 3)), bias=None)

@@ -116,3 +116,16 @@ def test_cast_is_differentiable(rng):
     y.sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad, 2.0)
+
+
+@pytest.mark.parametrize("op", [lambda t: 0.5 * t, lambda t: t + 1, lambda t: 1.0 - t, lambda t: t / 3.0,
+                                lambda t: t * np.float64(2.0)])
+def test_python_numbers_keep_the_tensor_dtype_even_for_0d(op):
+    """NumPy 1.26 promotes a float32 0-d array with a Python float to float64 (NumPy 2 does not):
+    a scalar loss times a weight must stay float32 on both."""
+    for shape in [(), (3,)]:
+        t = ng.tensor(np.ones(shape, dtype=np.float32), requires_grad=True)
+        y = op(t)
+        assert y.dtype == np.float32
+        y.sum().backward()
+        assert t.grad.dtype == np.float32

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nanogen as ng
-from nanogen import optim
+from nanogen import optim, serialize
 from nanogen.optim import adam as adam_module
 from nanogen.optim import sgd as sgd_module
 
@@ -244,15 +244,13 @@ def test_state_dict_round_trip_continues_identically(make, rng, tmp_path, kernel
     first = [ng.Tensor(x.copy(), requires_grad=True) for x in init]
     opt = make(first)
     run(opt, first, grads[:3])
-    np.savez(tmp_path / "ckpt.npz", **opt.state_arrays(prefix="optim."),
-             **{f"param.{i}": p.data for i, p in enumerate(first)})
+    serialize.save({"optim": opt.state_dict(), "params": [p.data for p in first]}, tmp_path / "ckpt.npz")
     del opt, first
 
-    with np.load(tmp_path / "ckpt.npz", allow_pickle=False) as f:
-        arrays = dict(f)
-    resumed = [ng.Tensor(arrays[f"param.{i}"], requires_grad=True) for i in range(2)]
+    saved = serialize.load(tmp_path / "ckpt.npz")
+    resumed = [ng.Tensor(a, requires_grad=True) for a in saved["params"]]
     fresh = make(resumed)
-    fresh.load_state_arrays(arrays, prefix="optim.")
+    fresh.load_state_dict(saved["optim"])
     got = run(fresh, resumed, grads[3:])[-1]
     for e, g in zip(expected, got):
         np.testing.assert_array_equal(g, e)
@@ -279,22 +277,6 @@ def test_state_dict_is_a_snapshot_and_load_checks_before_changing(rng):
     loaded = optim.Adam([param(np.zeros(3))], lr=0.5)
     loaded.load_state_dict(saved)
     assert loaded.param_groups[0]["lr"] == 0.1 and loaded.param_groups[0]["betas"] == (0.9, 0.999)
-
-
-def test_flatten_state_dict_round_trip():
-    nested = {"state": {0: {"step": 3, "buf": np.arange(4.0)}}, "param_groups": [{"lr": 0.1, "betas": (0.5, 0.6),
-                                                                               "params": [0, 1]}]}
-    flat = optim.flatten_state_dict(nested)
-    assert set(flat) == {"state.0.step", "state.0.buf", "param_groups.0.lr", "param_groups.0.betas",
-                         "param_groups.0.params"}
-    assert all(isinstance(v, np.ndarray) for v in flat.values())
-    back = optim.unflatten_state_dict(flat)
-    assert back["state"][0]["step"] == 3 and back["param_groups"][0]["lr"] == 0.1
-    np.testing.assert_array_equal(back["state"][0]["buf"], np.arange(4.0))
-    with pytest.raises(ValueError, match="no '.'"):
-        optim.flatten_state_dict({"a.b": 1})
-    with pytest.raises(TypeError, match="pickle"):
-        optim.flatten_state_dict({"a": object()})
 
 
 # ---------------------------------------------------------------------------- against torch.optim
@@ -391,15 +373,15 @@ def test_schedules_follow_closed_forms():
     assert lrs[0] == pytest.approx(1.0) and lrs[5] == pytest.approx(0.1) and lrs[10] == pytest.approx(1.0)
 
 
-def test_schedule_state_dict_round_trip():
+def test_schedule_state_dict_round_trip(tmp_path):
     opt = optim.SGD([param([0.0])], lr=1.0)
     sched = optim.CosineAnnealingLR(opt, T_max=10)
     for _ in range(4):
         sched.step()
-    flat = optim.flatten_state_dict(sched.state_dict())
+    serialize.save(sched.state_dict(), tmp_path / "sched.npz")
     other_opt = optim.SGD([param([0.0])], lr=1.0)
     other = optim.CosineAnnealingLR(other_opt, T_max=3)
-    other.load_state_dict(optim.unflatten_state_dict(flat))
+    other.load_state_dict(serialize.load(tmp_path / "sched.npz"))
     assert other.last_epoch == 4 and other.T_max == 10 and other.get_last_lr() == sched.get_last_lr()
     sched.step()
     other.step()
@@ -526,3 +508,22 @@ def test_step_rejects_a_grad_of_the_wrong_shape_or_dtype():
     with pytest.raises(ValueError, match="dtype float32"):
         opt.step()
     np.testing.assert_array_equal(p.data, [1.0, 2.0])
+
+
+# ---------------------------------------------------------------------------- L-BFGS
+
+
+def test_lbfgs_minimises_the_rosenbrock_function():
+    """f(a, b) = (1 - a)^2 + 100 (b - a^2)^2: a curved valley where plain gradient descent crawls;
+    L-BFGS's curvature model reaches the minimum (1, 1) in a few dozen iterations."""
+    def fun(x):
+        a, b = x
+        f = (1 - a) ** 2 + 100 * (b - a * a) ** 2
+        g = np.array([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
+        return f, g, {"f": f}
+
+    seen = []
+    x = optim.lbfgs(fun, np.array([-1.2, 1.0]), steps=100, callback=lambda it, f, info: seen.append((it, f)))
+    np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-4)
+    assert seen[0] == (0, pytest.approx(24.2)) and seen[-1][1] < 1e-6     # called once per iteration, from the start
+    assert [it for it, _ in seen] == list(range(len(seen)))

@@ -14,6 +14,7 @@ modes with a sample within 3 std of their centre, and the share of such "high-qu
 import numpy as np
 
 from ..random import default_rng
+from ..tensor import as_array
 
 __all__ = ["NAMES", "DEFAULT_STD", "sample", "mode_centres", "mode_coverage"]
 
@@ -74,8 +75,7 @@ def mode_coverage(points, centres, std, n_std=3.0, min_count=1, min_fraction=Non
     points (N, 2), centres (K, 2) -> {"modes": covered count, "n_modes": K,
     "high_quality": share of high-quality samples in [0, 1], "counts": (K,) int64}.
     """
-    p = np.asarray(getattr(points, "data", points) if not isinstance(points, np.ndarray) else points,
-                   dtype=np.float64)
+    p = np.asarray(as_array(points), dtype=np.float64)
     c = np.asarray(centres, dtype=np.float64)
     if p.ndim != 2 or c.ndim != 2 or p.shape[1] != c.shape[1]:
         raise ValueError(f"mode_coverage: points (N, D) and centres (K, D) must agree, got shapes "

@@ -37,6 +37,12 @@ def conv_output_size(size, kernel, stride, padding, dilation):
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def conv_transpose_output_size(size, kernel, stride, padding, output_padding, dilation):
+    """The transposed convolution's output along one axis:
+    (size - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
 # ---------------------------------------------------------------------------------------------
 # The NumPy twins: pad, then one strided slice per kernel tap (kh, kw)
 # ---------------------------------------------------------------------------------------------

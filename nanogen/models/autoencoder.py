@@ -47,7 +47,7 @@ from ..autograd import no_grad
 from ..nn import Conv2d, ConvTranspose2d, Linear, MaxPool2d, Module, ReLU, Sequential, Sigmoid
 from ..random import default_rng
 from ..settings import setting
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 
 
 SPARSITY_WEIGHT = {"none": 0.0, "l1": 0.1, "kl": 0.5}  # β when the config gives none; L1 at 0.5 kills most units
@@ -64,6 +64,7 @@ class AEConfig:
                                  is_positive=True)
     latent_dim: int = setting(32, "mlp: Z, the width of the code (> 784 is overcomplete)", is_positive=True)
     channels: tuple = setting((16, 32), "conv: channels after the first and the second conv stage",
+                              flag="--conv-channels",
                               is_positive=True, nargs=2)
     code_activation: str = "none"     # mlp: "none" (linear code) | "relu" | "sigmoid" (z in (0, 1))
     loss: str = setting("bce", "reconstruction error d: bce (from logits when mlp) or mse", choices=("bce", "mse"))
@@ -121,7 +122,7 @@ def corrupt(x, noise, level, rng=None):
     # BEGIN SOLUTION denoising_corruption
     if noise == "none":
         return x
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = as_array(x)
     rng = default_rng(rng)
     if noise == "mask":
         out = a * (rng.random(a.shape) >= level)                 # bool mask: dtype of x is kept

@@ -12,7 +12,6 @@ import os
 import numpy as np
 
 from ..autograd import no_grad
-from ..optim import Adam
 from ..tensor import Tensor
 from ..train import Recipe
 from . import register
@@ -25,15 +24,8 @@ class AutoencoderRecipe(Recipe):
 
     name = "ae"
     help = "autoencoder: 784 -> hidden -> code -> hidden -> 784, BCE from logits"
-    defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}
-    config_class = AEConfig
+    config_class, build_model = AEConfig, build_model
     flags = ("hidden_dims", "latent_dim", "loss")
-
-    def __init__(self, config, rng):
-        self.config = config
-        self.model = build_model(self.model_config(config), rng=rng)
-        self.modules = {"model": self.model}
-        self.optimizers = {"adam": Adam(self.model.parameters(), lr=config["lr"])}
 
     def training_arrays(self, x, y):
         return (x,)                                           # unsupervised: the labels are never used
@@ -117,6 +109,7 @@ class DenoisingAutoencoderRecipe(AutoencoderRecipe):
 class ConvAutoencoderRecipe(AutoencoderRecipe):
     name = "conv-ae"
     help = "convolutional autoencoder: conv-pool x2, transposed convs back, sigmoid output, MSE"
-    defaults = {"epochs": 5, "batch_size": 128, "lr": 1e-3}
+    defaults = {**Recipe.defaults, "epochs": 5}
     variant = {"arch": "conv", "loss": "mse"}
     flags = ("channels", "loss")
+    image_flags = True

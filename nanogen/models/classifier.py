@@ -2,10 +2,10 @@
 
 Read after gan.py. A GAN's losses say nothing about how good its digits are (gan.py), so we judge
 samples with a network that knows digits: this classifier, trained by nanogen itself on MNIST
-(`nanogen train classifier`: 99.1% test accuracy after its default 5 epochs, about 4 minutes on
-two cores). gan_eval.py then uses it
-the way FID uses Inception-v3 (Heusel et al. 2017): its penultimate layer as a feature space for
-the Frechet distance, and its softmax for the inception score and the class histogram.
+(`nanogen train classifier`: about 99% test accuracy after its default 5 epochs, a few minutes on
+two cores; docs/results.md has the measured numbers). gan_eval.py then uses it the way FID uses
+Inception-v3 (Heusel et al. 2017): its penultimate layer as a feature space for the Frechet
+distance, and its softmax for the inception score and the class histogram.
 
     x (N, 1, 28, 28) in [0, 1], standardised with the MNIST mean 0.1307 and std 0.3081
       -Conv(1, 32, 3, pad 1), ReLU, MaxPool 2->  (N, 32, 14, 14)
@@ -14,8 +14,8 @@ the Frechet distance, and its softmax for the inception score and the class hist
       -Linear(3136, 128), ReLU->                 (N, 128)   = features(x), the penultimate layer
       -Dropout(0.5), Linear(128, 10)->           (N, 10) logits; softmax = predict_proba(x)
 Loss: softmax cross-entropy; Adam with the learning rate annealed from lr to 0 along a cosine
-over the run (Loshchilov & Hutter 2017, Eq. 5). Measured test accuracy: constant lr 1e-3 after 3
-and 4 epochs: 98.9%; cosine over 3 epochs: 98.97%; cosine over 5 epochs (the default): 99.1%.
+over the run (Loshchilov & Hutter 2017, Eq. 5), which measured better than a constant rate
+(docs/results.md).
 Dropout (Srivastava et al. 2014) on the flattened maps and on the features keeps the features
 from relying on single units.
 Failure modes: a classifier is a narrow ruler -- an image it calls "7" with confidence need not
@@ -31,7 +31,7 @@ from .. import functional as F
 from .. import nn
 from ..autograd import no_grad
 from ..settings import setting
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -71,7 +71,7 @@ class Classifier(nn.Module):
 
     def _batched(self, fn, x, batch_size):
         """fn on x in eval mode, batch by batch, no graph; x an ndarray or Tensor (N, 1, 28, 28)."""
-        x = np.asarray(getattr(x, "data", x))
+        x = as_array(x)
         if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
             raise ValueError(f"Classifier: expected images (N, 1, 28, 28) in [0, 1], got shape {x.shape}")
         dtype = self.head[1].weight.dtype
@@ -105,5 +105,5 @@ def train_step(model, opt, x, y):
     loss = F.cross_entropy(logits, y)
     loss.backward()
     opt.step()
-    y = np.asarray(getattr(y, "data", y))
+    y = as_array(y)
     return {"loss": loss.item(), "accuracy": float(np.mean(logits.data.argmax(axis=1) == y))}

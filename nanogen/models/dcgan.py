@@ -21,33 +21,19 @@ The conditional GAN (Mirza & Osindero 2014, Sec. 3.2) gives both networks the la
              it is asked for: sample with y = 7, get a 7.
 With --spectral-norm every weight of D is spectrally normalised and D's batch norm is dropped,
 as in Miyato et al. 2018 (Sec. 4, Table 3: the SN discriminators have no batch norm).
-Measured with `nanogen eval` (10,000 samples, nanogen's classifier; FCD floor of the test set
-against itself, half vs half: 32.7): dcgan after 5 epochs FCD 196, inception score 6.0, digits
-from 3.3% (1s) to 17.7% (0s) of the samples -- PyTorch's run of the same network, same weights,
-batches and noise: FCD 205, 3.8% to 17.9%; cgan after 3 epochs FCD 82, inception score 8.4,
-every digit 8.8-11.9%, and the classifier reads the requested digit in 85% of the samples.
+Measured with `nanogen eval` (FCD, inception score, class shares; against PyTorch's run of the
+same network): docs/results.md. In short, dcgan after 5 epochs matches PyTorch's FCD and draws
+every digit, and cgan draws the digit it is asked for most of the time.
 Failure modes: as gan.py, plus batch-norm artefacts: samples are drawn in eval mode, on running
-statistics (measured after one epoch: FCD 441.0, against 440.3 with batch statistics).
+statistics, which after one epoch scores about the same FCD as batch statistics (docs/results.md).
 """
 
 import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..tensor import Tensor
+from ..tensor import as_array
 from .gan import maybe_spectral_norm
-
-
-def one_hot(y, n_classes, dtype):
-    """Labels (N,) -> (N, K) rows of zeros with a 1 at the label; a constant, no gradient."""
-    y = np.asarray(getattr(y, "data", y))
-    if y.ndim != 1 or y.dtype.kind not in "iu":
-        raise ValueError(f"one_hot: labels must be an (N,) integer array, got shape {y.shape}, dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {n_classes}), got {y.min()} .. {y.max()}")
-    out = np.zeros((y.shape[0], n_classes), dtype=dtype)
-    out[np.arange(y.shape[0]), y] = 1
-    return out
 
 
 def dcgan_init_(module, rng=None):
@@ -65,18 +51,28 @@ def dcgan_init_(module, rng=None):
     return module
 
 
-class DCGANGenerator(nn.Module):
-    """G: z (N, Z) [and labels y (N,) when n_classes > 0] -> images (N, 1, 28, 28) in [-1, 1]."""
+def _start_size(image_shape, who):
+    """S/4, the side of the smallest feature map, for images (C, S, S) with S divisible by 4."""
+    C, H, W = image_shape
+    if H != W or H % 4 or C not in (1, 3):
+        raise ValueError(f"{who}: images must be (1 or 3, S, S) with S divisible by 4 (two stride-2 "
+                         f"layers), got {tuple(image_shape)}; e.g. --image-size 28 or 32")
+    return H // 4
 
-    def __init__(self, latent_dim=100, base_channels=64, n_classes=0, rng=None):
+
+class DCGANGenerator(nn.Module):
+    """G: z (N, Z) [and labels y (N,) when n_classes > 0] -> images (N, C_img, S, S) in [-1, 1]
+    (MNIST: (N, 1, 28, 28), from 7x7; at --image-size 32 from 8x8)."""
+
+    def __init__(self, latent_dim=100, base_channels=64, n_classes=0, image_shape=(1, 28, 28), rng=None):
         super().__init__()
-        C = base_channels
-        self.latent_dim, self.base_channels, self.n_classes = latent_dim, C, n_classes
-        self.fc = nn.Sequential(nn.Linear(latent_dim + n_classes, 2 * C * 7 * 7, rng=rng),
-                                nn.BatchNorm1d(2 * C * 7 * 7), nn.ReLU())
+        C, S4 = base_channels, _start_size(image_shape, "DCGANGenerator")
+        self.latent_dim, self.base_channels, self.n_classes, self.start = latent_dim, C, n_classes, S4
+        self.fc = nn.Sequential(nn.Linear(latent_dim + n_classes, 2 * C * S4 * S4, rng=rng),
+                                nn.BatchNorm1d(2 * C * S4 * S4), nn.ReLU())
         self.net = nn.Sequential(
             nn.ConvTranspose2d(2 * C, C, 4, 2, 1, rng=rng), nn.BatchNorm2d(C), nn.ReLU(),   # 7 -> 14
-            nn.ConvTranspose2d(C, 1, 4, 2, 1, rng=rng), nn.Tanh())                          # 14 -> 28
+            nn.ConvTranspose2d(C, image_shape[0], 4, 2, 1, rng=rng), nn.Tanh())            # 14 -> 28
         dcgan_init_(self, rng)
 
     def forward(self, z, y=None):
@@ -85,30 +81,32 @@ class DCGANGenerator(nn.Module):
             if y is None:
                 raise ValueError(f"DCGANGenerator: this generator is conditional; call G(z, y) with labels "
                                  f"y (N,) in [0, {self.n_classes})")
-            z = F.cat([z, Tensor(one_hot(y, self.n_classes, z.dtype))], dim=1)   # (N, Z) -> (N, Z + K)
+            z = F.cat([z, F.one_hot(y, self.n_classes, z.dtype)], dim=1)   # (N, Z) -> (N, Z + K)
         elif y is not None:
             raise ValueError("DCGANGenerator: this generator is unconditional; call G(z) without labels")
         h = self.fc(z)                                                    # (N, 2C*7*7)
-        h = h.reshape(N, 2 * self.base_channels, 7, 7)                    # -> (N, 2C, 7, 7)
+        h = h.reshape(N, 2 * self.base_channels, self.start, self.start)  # -> (N, 2C, 7, 7)
         return self.net(h)                                                # -> (N, 1, 28, 28)
 
 
 class DCGANDiscriminator(nn.Module):
-    """D: images (N, 1, 28, 28) [and labels y (N,) when n_classes > 0] -> logits (N, 1)."""
+    """D: images (N, C_img, S, S) [and labels y (N,) when n_classes > 0] -> logits (N, 1)
+    (MNIST: (N, 1, 28, 28))."""
 
-    def __init__(self, base_channels=64, n_classes=0, spectral_norm=False, rng=None):
+    def __init__(self, base_channels=64, n_classes=0, spectral_norm=False, image_shape=(1, 28, 28), rng=None):
         super().__init__()
-        C = base_channels
-        self.n_classes = n_classes
+        C, S4 = base_channels, _start_size(image_shape, "DCGANDiscriminator")
+        self.n_classes, self.image_shape = n_classes, tuple(image_shape)
+        S = 4 * S4
         sn = lambda layer: maybe_spectral_norm(layer, spectral_norm, rng)  # noqa: E731
         if n_classes:
-            self.label_map = nn.Embedding(n_classes, 28 * 28, rng=rng)     # one learned 28x28 plane per label
+            self.label_map = nn.Embedding(n_classes, S * S, rng=rng)       # one learned 28x28 plane per label
         self.net = nn.Sequential(
-            sn(nn.Conv2d(1 + (n_classes > 0), C, 4, 2, 1, rng=rng)), nn.LeakyReLU(0.2),      # 28 -> 14
-            sn(nn.Conv2d(C, 2 * C, 4, 2, 1, rng=rng)),                                       # 14 -> 7
+            sn(nn.Conv2d(image_shape[0] + (n_classes > 0), C, 4, 2, 1, rng=rng)), nn.LeakyReLU(0.2),   # 28 -> 14
+            sn(nn.Conv2d(C, 2 * C, 4, 2, 1, rng=rng)),                                                 # 14 -> 7
             nn.Identity() if spectral_norm else nn.BatchNorm2d(2 * C), nn.LeakyReLU(0.2),
             nn.Flatten(),                                                                    # -> (N, 2C*7*7)
-            sn(nn.Linear(2 * C * 7 * 7, 1, rng=rng)))                                        # -> (N, 1)
+            sn(nn.Linear(2 * C * S4 * S4, 1, rng=rng)))                                      # -> (N, 1)
         dcgan_init_(self, rng)
 
     def forward(self, x, y=None):
@@ -116,8 +114,9 @@ class DCGANDiscriminator(nn.Module):
             if y is None:
                 raise ValueError(f"DCGANDiscriminator: this discriminator is conditional; call D(x, y) with "
                                  f"labels y (N,) in [0, {self.n_classes})")
-            planes = self.label_map(np.asarray(getattr(y, "data", y)))          # (N, 784)
-            x = F.cat([x, planes.reshape(x.shape[0], 1, 28, 28)], dim=1)        # -> (N, 2, 28, 28)
+            planes = self.label_map(as_array(y))                                # (N, 784)
+            S = self.image_shape[1]
+            x = F.cat([x, planes.reshape(x.shape[0], 1, S, S)], dim=1)          # -> (N, 2, 28, 28)
         elif y is not None:
             raise ValueError("DCGANDiscriminator: this discriminator is unconditional; call D(x) without labels")
         return self.net(x)

@@ -59,6 +59,7 @@ class GANConfig:
     d_dropout: float = setting(0.3, "MLP discriminator: dropout after each hidden layer (Goodfellow et al. 2014)")
     base_channels: int = setting(64, "DCGAN: C, channels of D's first conv (G: 2C -> C -> 1)", is_positive=True)
     n_classes: int = 10                    # conditional GAN: number of labels
+    image_shape: tuple = (1, 28, 28)       # (C, H, W) of the images; DCGAN needs H = W divisible by 4
     loss: str = setting("bce", "bce (non-saturating), hinge or lsgan (least squares)", choices=LOSSES)
     real_label: float = setting(1.0, "one-sided label smoothing: D's target for real images, e.g. 0.9",
                                 flag="--label-smoothing")
@@ -80,7 +81,7 @@ class GANConfig:
                              "the hinge loss has margins, not targets (drop --label-smoothing)")
         if not 0.0 <= self.d_dropout < 1.0:
             raise ValueError(f"GANConfig: d_dropout is a probability in [0, 1), got {self.d_dropout}")
-        self.hidden_dims = tuple(self.hidden_dims)
+        self.hidden_dims, self.image_shape = tuple(self.hidden_dims), tuple(self.image_shape)
 
 
 # ---------------------------------------------------------------------------- spectral normalisation
@@ -136,10 +137,8 @@ class SpectralNorm(nn.Module):
         w_sn = layer.weight / self.sigma()                             # W / σ(W): one graph, through σ too
         if isinstance(layer, nn.Linear):
             return F.linear(x, w_sn, layer.bias)
-        from ..ops.conv import conv2d
-
-        return conv2d(x, w_sn, layer.bias, stride=layer.stride, padding=layer.padding,
-                      dilation=layer.dilation, groups=layer.groups)
+        return F.conv2d(x, w_sn, layer.bias, stride=layer.stride, padding=layer.padding,
+                        dilation=layer.dilation, groups=layer.groups)
 
 
 def maybe_spectral_norm(layer, enabled, rng=None):
@@ -179,9 +178,9 @@ class MLPDiscriminator(nn.Module):
 
     LeakyReLU, not ReLU: a dead unit passes no gradient back to G (Radford et al. 2015, Sec. 3).
     Dropout, as in Goodfellow et al. 2014 (Sec. 5), makes D's job noisier so G is pushed less
-    hard onto the few images D currently accepts. Measured after 10 epochs (`nanogen eval`): the
-    easiest digit, 1, made up 44% of the samples without dropout and 29% with it -- partial mode
-    collapse, which the classifier's digit histogram shows and the losses do not.
+    hard onto the few images D currently accepts. Without it the easiest digit, 1, takes a far
+    larger share of the samples (docs/results.md) -- partial mode collapse, which the classifier's
+    digit histogram shows and the losses do not.
     No sigmoid at the end: the losses take logits (stable BCE, hinge, least squares).
     """
 

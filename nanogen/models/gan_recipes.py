@@ -28,7 +28,7 @@ class GANRecipe(Recipe):
     batch drawn every epoch, GAN diagnostics and evaluation with the classifier (gan_eval.py).
     Subclasses write `build(cfg, rng) -> (G, D)`."""
 
-    defaults = {"epochs": 20, "batch_size": 128, "lr": 2e-4}
+    defaults = {**Recipe.defaults, "epochs": 20, "lr": 2e-4}
     config_class = GANConfig
     flags = ("latent_dim", "loss", "real_label", "lr_g", "lr_d", "beta1", "d_skip_below", "spectral_norm")
     drop_last = True        # batch norm (dcgan) dislikes a last batch of 1; the MLP loses nothing
@@ -79,7 +79,7 @@ class GANRecipe(Recipe):
                           x, z, self.cfg, labels)
 
     def sample(self, n, rng, labels=None):
-        """n images (n, 1, 28, 28) in [0, 1]; a conditional model draws digits 0..9 in turn unless
+        """n images (n, C, H, W) in [0, 1]; a conditional model draws digits 0..9 in turn unless
         `labels` (n,) asks for others."""
         z = rng.standard_normal((n, self.cfg.latent_dim)).astype(np.float32)
         if self.conditional and labels is None:
@@ -118,6 +118,11 @@ class GANRecipe(Recipe):
     def evaluate(self, data, rng):
         from .gan_eval import evaluate_generator
 
+        if self.cfg.image_shape != (1, 28, 28) or self.config.get("dataset", "mnist") != "mnist":
+            raise ValueError(f"nanogen eval scores a GAN's samples with nanogen's MNIST digit classifier "
+                             f"(FCD, inception score, coverage); this run trained on "
+                             f"{self.config.get('dataset')} at {self.cfg.image_shape}: look at its samples "
+                             f"(nanogen sample RUN) instead")
         return evaluate_generator(self, data, rng, n=int(self.config.get("n_eval") or 10000),
                                   classifier=self.config.get("classifier"))
 
@@ -131,7 +136,7 @@ class GAN(GANRecipe):
     flags = GANRecipe.flags + ("hidden_dims", "d_dropout")
 
     def build(self, cfg, rng):
-        G = MLPGenerator(cfg.latent_dim, cfg.hidden_dims, rng=rng)
+        G = MLPGenerator(cfg.latent_dim, cfg.hidden_dims, image_shape=cfg.image_shape, rng=rng)
         D = MLPDiscriminator(tuple(reversed(cfg.hidden_dims)), spectral_norm=cfg.spectral_norm, dropout=cfg.d_dropout,
                              rng=rng)
         return G, D
@@ -145,10 +150,12 @@ class DCGAN(GANRecipe):
     help = "DCGAN on MNIST: transposed-conv generator, strided-conv discriminator (Radford et al. 2015)"
     defaults = {**GANRecipe.defaults, "epochs": 5}
     flags = GANRecipe.flags + ("base_channels",)
+    image_flags = True
 
     def build(self, cfg, rng):
-        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, rng=rng)
-        D = DCGANDiscriminator(cfg.base_channels, spectral_norm=cfg.spectral_norm, rng=rng)
+        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, image_shape=cfg.image_shape, rng=rng)
+        D = DCGANDiscriminator(cfg.base_channels, spectral_norm=cfg.spectral_norm, image_shape=cfg.image_shape,
+                               rng=rng)
         return G, D
 
 
@@ -163,6 +170,8 @@ class CGAN(DCGAN):
     grid_cols = 10
 
     def build(self, cfg, rng):
-        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, n_classes=cfg.n_classes, rng=rng)
-        D = DCGANDiscriminator(cfg.base_channels, n_classes=cfg.n_classes, spectral_norm=cfg.spectral_norm, rng=rng)
+        G = DCGANGenerator(cfg.latent_dim, cfg.base_channels, n_classes=cfg.n_classes, image_shape=cfg.image_shape,
+                           rng=rng)
+        D = DCGANDiscriminator(cfg.base_channels, n_classes=cfg.n_classes, spectral_norm=cfg.spectral_norm,
+                               image_shape=cfg.image_shape, rng=rng)
         return G, D

@@ -42,14 +42,13 @@ class ToyGANConfig:
     final_lr_fraction: float = 1.0 # both learning rates decay linearly to this fraction by the last step
 
 
-# Two configurations for ring8, measured (demos/mode_collapse.py reruns them):
+# Two configurations for ring8, measured over several seeds (docs/results.md has the numbers;
+# demos/mode_collapse.py reruns them):
 # COLLAPSING: G's learning rate 8x D's. G jumps onto whatever point the current D likes best, D
 #   learns to reject it, G jumps to the next mode: "mode hopping" (Metz et al. 2017, Fig. 1),
-#   one blob of samples at a time: seeds 0-4, checked every 100 steps, 0-2 modes reached and at
-#   most 4% high-quality samples.
-# COVERING: equal learning rates, decaying to 5% (late steps refine, not hop). Seeds 0-9:
-#   after 1200 steps, 8 of 8 modes reached every time, 5-8 of them well covered (>= 1% of the
-#   samples), 26-56% high-quality samples; after 1600 steps, 7-8 reached, 6-8 well covered, 59-74%.
+#   one blob of samples at a time, a few modes reached at most.
+# COVERING: equal learning rates, decaying to 5% (late steps refine, not hop): nearly every mode
+#   reached and well covered.
 COLLAPSING = ToyGANConfig(latent_dim=16, steps=1600, lr_g=4e-3, lr_d=5e-4)
 COVERING = ToyGANConfig(latent_dim=16, steps=1600, lr_g=2e-3, lr_d=2e-3, final_lr_fraction=0.05)
 

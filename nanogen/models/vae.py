@@ -66,6 +66,7 @@ class VAEConfig:
     beta: float = setting(1.0, "weight of the KL term: 1 = the ELBO, > 1 = beta-VAE")
     arch: str = "mlp"                 # "mlp" (this file) | "conv" (vae_conv.py)
     channels: tuple = setting((32, 64), "conv: channels after the first and the second stride-2 conv",
+                              flag="--conv-channels",
                               is_positive=True, nargs=2)
 
     def __post_init__(self):
@@ -99,17 +100,6 @@ def flatten(x):
     """(N, C, H, W) -> (N, D), as a Tensor; (N, D) passes through."""
     x = x if isinstance(x, Tensor) else Tensor(x)
     return x.reshape(x.shape[0], -1) if x.ndim != 2 else x
-
-
-def one_hot(y, n_classes, dtype):
-    """Labels (N,) -> (N, K) rows with a single 1 at the label: the condition c of a cvae."""
-    y = np.asarray(y.data if isinstance(y, Tensor) else y)
-    if y.ndim != 1 or y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= n_classes)):
-        raise ValueError(f"one_hot: labels must be integers in [0, {n_classes}) of shape (N,), "
-                         f"got dtype {y.dtype}, shape {y.shape}")
-    c = np.zeros((len(y), n_classes), dtype=dtype)
-    c[np.arange(len(y)), y] = 1
-    return Tensor(c)
 
 
 # ---------------------------------------------------------------------------- the two networks
@@ -275,7 +265,7 @@ class VAE(Module):
             return None
         if y is None:
             raise ValueError("VAE: this is a conditional VAE (n_classes > 0): pass the labels y")
-        c = one_hot(y, K, dtype)
+        c = F.one_hot(y, K, dtype)
         if c.shape[0] != n:
             raise ValueError(f"VAE: got {c.shape[0]} labels for {n} inputs")
         return c

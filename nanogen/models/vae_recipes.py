@@ -23,7 +23,6 @@ import numpy as np
 from ..autograd import no_grad
 from ..data import dynamic_binarize
 from ..metrics import active_units
-from ..optim import Adam
 from ..settings import positive
 from ..tensor import Tensor
 from ..train import Recipe
@@ -38,8 +37,7 @@ class VAERecipe(Recipe):
 
     name = "vae"
     help = "variational autoencoder: 784-400-20 MLP, Bernoulli BCE + KL (the PyTorch example)"
-    defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}
-    config_class = VAEConfig
+    config_class, build_model = VAEConfig, build_vae
     flags = ("hidden_dim", "latent_dim", "likelihood", "gaussian_var", "gaussian_std")
 
     @property
@@ -55,12 +53,6 @@ class VAERecipe(Recipe):
                             help="eval: importance samples K of the IWAE bound (default %(default)s)")
         parser.add_argument("--iw-subset", type=positive(int, "--iw-subset"), default=1000,
                             help="eval: IWAE on the first N test images (default %(default)s)")
-
-    def __init__(self, config, rng):
-        self.config = config
-        self.model = build_vae(self.model_config(config), rng=rng)
-        self.modules = {"model": self.model}
-        self.optimizers = {"adam": Adam(self.model.parameters(), lr=config["lr"])}
 
     def training_arrays(self, x, y):
         return (x, y) if self.n_classes else (x,)
@@ -154,6 +146,7 @@ class ConvVAERecipe(VAERecipe):
     help = "convolutional VAE: two stride-2 convs, transposed convs back, same ELBO"
     variant = {"arch": "conv", "hidden_dim": 256}
     flags = VAERecipe.flags + ("channels",)
+    image_flags = True
 
 
 @register

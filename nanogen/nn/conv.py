@@ -13,33 +13,10 @@ import math
 
 import numpy as np
 
+from .. import functional as F
+from ..ops.checks import pair
 from . import init
-from .module import Module, Parameter, check_dtype, check_tensor, float_dtype, pair, positive_int
-
-
-def conv2d_output_size(H, W, kernel_size, stride, padding, dilation):
-    """(OH, OW) of Conv2d:  OH = (H + 2*PH - DH*(KH - 1) - 1) // SH + 1, and the same for W."""
-    (KH, KW), (SH, SW), (PH, PW), (DH, DW) = kernel_size, stride, padding, dilation
-    return (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1, (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
-
-
-def conv_transpose2d_output_size(H, W, kernel_size, stride, padding, output_padding, dilation):
-    """(OH, OW) of ConvTranspose2d:  OH = (H - 1)*SH - 2*PH + DH*(KH - 1) + OPH + 1, same for W."""
-    (KH, KW), (SH, SW), (PH, PW), (OPH, OPW), (DH, DW) = kernel_size, stride, padding, output_padding, dilation
-    return ((H - 1) * SH - 2 * PH + DH * (KH - 1) + OPH + 1,
-            (W - 1) * SW - 2 * PW + DW * (KW - 1) + OPW + 1)
-
-
-def _check_image(layer, x, in_channels, weight):
-    """x must be (N, in_channels, H, W) of the weight's dtype; name the fix when it is not."""
-    check_tensor(layer, x)
-    if x.ndim != 4:
-        fix = {3: "; add a batch axis with x[None]", 2: "; add batch and channel axes with x[None, None]"}
-        raise ValueError(f"{layer}: expected input (N, C, H, W), got shape {tuple(x.shape)}{fix.get(x.ndim, '')}")
-    if x.shape[1] != in_channels:
-        raise ValueError(f"{layer}: expected {in_channels} input channels (N, {in_channels}, H, W), "
-                         f"got shape {tuple(x.shape)}")
-    check_dtype(layer, x, weight)
+from .module import Module, Parameter, float_dtype, positive_int
 
 
 class _ConvBase(Module):
@@ -107,7 +84,7 @@ class Conv2d(_ConvBase):
     """y[n, f] = bias[f] + Σ_c w[f, c] ⋆ x[n, c]   (⋆: cross-correlation, strided, dilated, padded)
 
     x: (N, in_channels, H, W) -> y: (N, out_channels, OH, OW),
-    OH = (H + 2*PH - DH*(KH - 1) - 1) // SH + 1 (conv2d_output_size).
+    OH = (H + 2*PH - DH*(KH - 1) - 1) // SH + 1 (kernels/conv.py conv_output_size).
     With groups=G the channels split into G independent convolutions.
     """
 
@@ -117,23 +94,15 @@ class Conv2d(_ConvBase):
                          bias, padding_mode, dtype, rng)
 
     def forward(self, x):
-        _check_image("Conv2d", x, self.in_channels, self.weight)
-        OH, OW = conv2d_output_size(x.shape[2], x.shape[3], self.kernel_size, self.stride, self.padding,
-                                    self.dilation)
-        if OH < 1 or OW < 1:
-            raise ValueError(f"Conv2d: input {tuple(x.shape)} padded by {self.padding} is smaller than the "
-                             f"kernel {self.kernel_size} (dilation {self.dilation}); output would be ({OH}, {OW})")
-        from ..ops.conv import conv2d  # at call time: nanogen.nn imports even before ops/conv.py exists
-
-        return conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
-                      dilation=self.dilation, groups=self.groups)
+        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                        dilation=self.dilation, groups=self.groups)
 
 
 class ConvTranspose2d(_ConvBase):
     """The adjoint of Conv2d: each input pixel scatters a weighted KH x KW patch into the output.
 
     x: (N, in_channels, H, W) -> y: (N, out_channels, OH, OW),
-    OH = (H - 1)*SH - 2*PH + DH*(KH - 1) + OPH + 1 (conv_transpose2d_output_size).
+    OH = (H - 1)*SH - 2*PH + DH*(KH - 1) + OPH + 1 (kernels/conv.py conv_transpose_output_size).
     kernel 4, stride 2, padding 1 doubles H and W (the DCGAN generator's block).
     output_padding adds rows/cols on one side to pick among the sizes a stride-S Conv2d maps to
     the same output size; it must be smaller than the stride or the dilation.
@@ -145,13 +114,5 @@ class ConvTranspose2d(_ConvBase):
                          groups, bias, padding_mode, dtype, rng, transposed=True, output_padding=output_padding)
 
     def forward(self, x):
-        _check_image("ConvTranspose2d", x, self.in_channels, self.weight)
-        OH, OW = conv_transpose2d_output_size(x.shape[2], x.shape[3], self.kernel_size, self.stride,
-                                              self.padding, self.output_padding, self.dilation)
-        if OH < 1 or OW < 1:
-            raise ValueError(f"ConvTranspose2d: input {tuple(x.shape)} with padding {self.padding} gives an "
-                             f"empty output ({OH}, {OW}); reduce the padding")
-        from ..ops.conv import conv_transpose2d  # at call time, as in Conv2d
-
-        return conv_transpose2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
-                                output_padding=self.output_padding, groups=self.groups, dilation=self.dilation)
+        return F.conv_transpose2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                                  output_padding=self.output_padding, groups=self.groups, dilation=self.dilation)

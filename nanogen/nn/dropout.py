@@ -6,6 +6,7 @@ needs no rescaling ("inverted dropout"). Evaluation (model.eval()): y = x. Forge
 before measuring a model is a classic bug: the numbers come out noisy and too pessimistic.
 """
 
+from .. import functional as F
 from .module import Module
 
 
@@ -25,9 +26,7 @@ class Dropout(Module):
         self.rng = rng
 
     def forward(self, x):
-        from ..ops.norm import dropout  # at call time: nanogen.nn imports even before ops/norm.py exists
-
-        return dropout(x, p=self.p, training=self.training, rng=self.rng)
+        return F.dropout(x, p=self.p, training=self.training, rng=self.rng)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

@@ -12,9 +12,9 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..tensor import Tensor
+from ..tensor import as_array
 from . import init
-from .module import Module, Parameter, check_dtype, check_tensor, float_dtype, positive_int
+from .module import Module, Parameter, float_dtype, positive_int
 
 
 class Identity(Module):
@@ -56,13 +56,6 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound, rng=rng)
 
     def forward(self, x):
-        check_tensor("Linear", x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            msg = f"Linear: expected input (..., {self.in_features}), got shape {tuple(x.shape)}"
-            if x.ndim > 2 and int(np.prod(x.shape[1:])) == self.in_features:
-                msg += f"; flatten it first with x.reshape({x.shape[0]}, -1) or nn.Flatten()"
-            raise ValueError(msg)
-        check_dtype("Linear", x, self.weight)
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
@@ -90,7 +83,7 @@ class Embedding(Module):
         init.normal_(self.weight, 0.0, 1.0, rng=rng)
 
     def forward(self, idx):
-        idx = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+        idx = as_array(idx)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}; "
                             "convert them with .long() or .astype(np.int64)")

@@ -14,7 +14,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 
 
 class Parameter(Tensor):
@@ -315,7 +315,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            a = np.asarray(value.data if isinstance(value, Tensor) else value)
+            a = as_array(value)
             if a.dtype.kind not in "fiub":
                 problems.append(f"{key}: expected a numeric array, got {type(value).__name__} of dtype {a.dtype}")
             elif a.shape != t.shape:
@@ -404,27 +404,6 @@ def positive_int(layer, name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def pair(layer, name, value, minimum=0):
-    """An int or a pair of ints -> (h, w), each >= minimum (kernel sizes, strides, paddings)."""
-    v = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else tuple(value)
-    if len(v) != 2 or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) and i >= minimum
-                              for i in v):
-        raise ValueError(f"{layer}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
-    return int(v[0]), int(v[1])
-
-
-def check_tensor(layer, x):
-    """x must be a Tensor or an ndarray (the layers read .shape and .dtype before any work)."""
-    if not isinstance(x, (Tensor, np.ndarray)):
-        raise TypeError(f"{layer}: expected a Tensor, got {type(x).__name__}; wrap it: nanogen.tensor(x)")
-
-
-def check_dtype(layer, x, weight):
-    if weight is not None and x.dtype != weight.dtype:
-        raise TypeError(f"{layer}: input is {x.dtype} but the layer's weights are {weight.dtype}; "
-                        f"convert the input (x.astype(np.{weight.dtype})) or the model (.float() / .double())")
 
 
 # The containers are Modules too; they live in container.py and are re-exported here so that

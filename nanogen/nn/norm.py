@@ -15,9 +15,11 @@ Arguments, parameter and buffer names, and defaults are PyTorch's (weight = 1, b
 
 import numpy as np
 
+from .. import functional as F
+from ..ops.checks import check_tensor
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter, check_dtype, check_tensor, float_dtype, positive_int
+from .module import Module, Parameter, float_dtype, positive_int
 
 
 class _BatchNorm(Module):
@@ -67,19 +69,12 @@ class _BatchNorm(Module):
                 init.zeros_(self.bias)
 
     def _check_shape(self, x):
+        """The layer's own contract (1d: features, 2d: images); F.batch_norm checks the rest."""
         raise NotImplementedError
 
     def forward(self, x):
         check_tensor(self.name, x)
         self._check_shape(x)
-        if x.shape[1] != self.num_features:
-            raise ValueError(f"{self.name}: expected {self.num_features} channels in dim 1, got shape {tuple(x.shape)}")
-        check_dtype(self.name, x, self.weight if self.weight is not None else self.running_mean)
-        if self.training and x.size // x.shape[1] <= 1:
-            raise ValueError(f"{self.name}: training needs more than one value per channel to compute a "
-                             f"variance, got shape {tuple(x.shape)}; use a batch larger than 1 or call .eval()")
-        from ..ops.norm import batch_norm  # at call time: nanogen.nn imports even before ops/norm.py exists
-
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1  # in place: the buffer is a 0-d int64 array
@@ -89,7 +84,7 @@ class _BatchNorm(Module):
         use_batch_stats = self.training or self.running_mean is None
         keep = not self.training or self.track_running_stats  # running stats to read (eval) or update
         x4 = x.reshape(x.shape + (1,)) if x.ndim == 3 else x  # (N, C, L) -> (N, C, L, 1): same statistics
-        y = batch_norm(x4, self.running_mean if keep else None, self.running_var if keep else None,
+        y = F.batch_norm(x4, self.running_mean if keep else None, self.running_var if keep else None,
                        weight=self.weight, bias=self.bias, training=use_batch_stats, momentum=factor, eps=self.eps)
         return y.reshape(x.shape) if x.ndim == 3 else y
 
@@ -154,15 +149,7 @@ class LayerNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, x):
-        check_tensor("LayerNorm", x)
-        k = len(self.normalized_shape)
-        if tuple(x.shape[x.ndim - k :]) != self.normalized_shape or x.ndim < k:
-            raise ValueError(f"LayerNorm: expected input (..., {', '.join(map(str, self.normalized_shape))}) "
-                             f"ending in normalized_shape {self.normalized_shape}, got shape {tuple(x.shape)}")
-        check_dtype("LayerNorm", x, self.weight)
-        from ..ops.norm import layer_norm  # at call time, as in BatchNorm
-
-        return layer_norm(x, self.normalized_shape, weight=self.weight, bias=self.bias, eps=self.eps)
+        return F.layer_norm(x, self.normalized_shape, weight=self.weight, bias=self.bias, eps=self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "

@@ -1,27 +1,16 @@
 """Resampling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (shrink H and W), Upsample (grow them).
 
 Read module.py first; the math, kernels and gradients are in ops/pool.py. These layers have no
-weights: they hold the window geometry and check the input before calling the op. Arguments,
+weights: they hold the window geometry and call the op, which checks the input. Arguments,
 defaults and output sizes are PyTorch's (ceil_mode=False):
     OH = (H + 2*padding - kernel_size) // stride + 1,   stride defaults to kernel_size.
 Options PyTorch has and nanogen does not (dilation, ceil_mode, return_indices,
 count_include_pad=False, divisor_override) are accepted at their defaults and refused otherwise.
 """
 
-from .module import Module, check_tensor, pair
-
-
-def pool2d_output_size(H, W, kernel_size, stride, padding):
-    """(OH, OW) = ((H + 2*PH - KH) // SH + 1, (W + 2*PW - KW) // SW + 1)."""
-    (KH, KW), (SH, SW), (PH, PW) = kernel_size, stride, padding
-    return (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
-
-
-def _check_nchw(layer, x):
-    check_tensor(layer, x)
-    if x.ndim != 4:
-        fix = {3: "; add a batch axis with x[None]", 2: "; add batch and channel axes with x[None, None]"}
-        raise ValueError(f"{layer}: expected input (N, C, H, W), got shape {tuple(x.shape)}{fix.get(x.ndim, '')}")
+from .. import functional as F
+from ..ops.checks import check_image, pair
+from .module import Module
 
 
 def _unsupported(layer, **options):
@@ -41,18 +30,11 @@ class _Pool2d(Module):
         self.kernel_size = kernel_size  # kept as given (an int stays an int), as PyTorch prints it
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
-        self._k = pair(self.name, "kernel_size", kernel_size, minimum=1)
-        self._s = pair(self.name, "stride", self.stride, minimum=1)
-        self._p = pair(self.name, "padding", padding, minimum=0)
-        if any(p > k // 2 for p, k in zip(self._p, self._k)):
+        k = pair(self.name, "kernel_size", kernel_size, minimum=1)     # checked now: a bad layer fails when built
+        pair(self.name, "stride", self.stride, minimum=1)
+        p = pair(self.name, "padding", padding, minimum=0)
+        if any(pi > ki // 2 for pi, ki in zip(p, k)):
             raise ValueError(f"{self.name}: padding {padding} must be at most half the kernel size {kernel_size}")
-
-    def _check(self, x):
-        _check_nchw(self.name, x)
-        OH, OW = pool2d_output_size(x.shape[2], x.shape[3], self._k, self._s, self._p)
-        if OH < 1 or OW < 1:
-            raise ValueError(f"{self.name}: input {tuple(x.shape)} padded by {self.padding} is smaller than "
-                             f"the window {self.kernel_size}")
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -61,7 +43,7 @@ class _Pool2d(Module):
 class MaxPool2d(_Pool2d):
     """y[n, c, i, j] = max of x[n, c] over the window at (i*SH - PH, j*SW - PW); padding never wins.
 
-    x: (N, C, H, W) -> y: (N, C, OH, OW)   (pool2d_output_size)
+    x: (N, C, H, W) -> y: (N, C, OH, OW)   (kernels/pool.py pool_output_size)
     """
 
     name = "MaxPool2d"
@@ -73,10 +55,7 @@ class MaxPool2d(_Pool2d):
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
     def forward(self, x):
-        self._check(x)
-        from ..ops.pool import max_pool2d  # at call time: nanogen.nn imports even before ops/pool.py exists
-
-        return max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding)
+        return F.max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding)
 
     def extra_repr(self):
         return super().extra_repr() + f", dilation={self.dilation}, ceil_mode={self.ceil_mode}"
@@ -85,7 +64,7 @@ class MaxPool2d(_Pool2d):
 class AvgPool2d(_Pool2d):
     """y[n, c, i, j] = mean of x[n, c] over the window, padding counted as zeros (divide by KH*KW).
 
-    x: (N, C, H, W) -> y: (N, C, OH, OW)   (pool2d_output_size)
+    x: (N, C, H, W) -> y: (N, C, OH, OW)   (kernels/pool.py pool_output_size)
     """
 
     name = "AvgPool2d"
@@ -98,10 +77,7 @@ class AvgPool2d(_Pool2d):
         self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
 
     def forward(self, x):
-        self._check(x)
-        from ..ops.pool import avg_pool2d  # at call time, as in MaxPool2d
-
-        return avg_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding)
+        return F.avg_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding)
 
 
 class AdaptiveAvgPool2d(Module):
@@ -116,10 +92,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size  # kept as given, as PyTorch prints it
 
     def forward(self, x):
-        _check_nchw("AdaptiveAvgPool2d", x)
-        from ..ops.pool import adaptive_avg_pool2d  # at call time, as in MaxPool2d
-
-        return adaptive_avg_pool2d(x, self.output_size)
+        return F.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
@@ -162,18 +135,14 @@ class Upsample(Module):
         if self.scale_factor is not None:
             f = self.scale_factor
             return (int(f[0]), int(f[1])) if isinstance(f, tuple) else (int(f), int(f))
-        (OH, OW), (H, W) = pair("Upsample", "size", self.size), x.shape[2:]
+        (OH, OW), (H, W) = pair("Upsample", "size", self.size), check_image("Upsample", x)[2:]
         if OH % H or OW % W:
             raise ValueError(f"Upsample: size {self.size} must be a whole multiple of the input's (H, W) = "
                              f"{(H, W)}; nanogen upsamples by integer factors only")
         return OH // H, OW // W
 
     def forward(self, x):
-        _check_nchw("Upsample", x)
-        scale = self._scale(x)
-        from ..ops.pool import interpolate  # at call time, as in MaxPool2d
-
-        return interpolate(x, scale_factor=scale, mode=self.mode, align_corners=self.align_corners)
+        return F.interpolate(x, scale_factor=self._scale(x), mode=self.mode, align_corners=self.align_corners)
 
     def extra_repr(self):
         info = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"

@@ -9,7 +9,8 @@ gradient is reshaped back the same way.
 import numpy as np
 
 from .. import functional as F
-from .module import Module, check_tensor
+from ..ops.checks import check_tensor
+from .module import Module
 
 
 class Flatten(Module):

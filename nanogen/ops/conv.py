@@ -18,7 +18,8 @@ import numpy as np
 from ..autograd import Function
 from ..kernels import conv as kernels
 from ..kernels import workspace
-from ..kernels.conv import conv_output_size
+from ..kernels.conv import conv_output_size, conv_transpose_output_size
+from .checks import check_image, pair
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,8 +203,8 @@ class ConvTranspose2d(Function):
         _, Fg, KH, KW = w.shape
         G = groups
         F = Fg * G
-        OH = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (KH - 1) + output_padding[0] + 1
-        OW = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (KW - 1) + output_padding[1] + 1
+        OH = conv_transpose_output_size(H, KH, stride[0], padding[0], output_padding[0], dilation[0])
+        OW = conv_transpose_output_size(W, KW, stride[1], padding[1], output_padding[1], dilation[1])
         w3 = w.reshape(G, C // G, Fg * KH * KW)
         # the windows are those of a conv2d over y producing exactly H x W: pass H, W explicitly
         ctx.geometry = (KH, KW, stride, padding, dilation, H, W)
@@ -259,27 +260,11 @@ class ConvTranspose2d(Function):
 # ---------------------------------------------------------------------------------------------
 
 
-def _pair(value, what, op, minimum):
-    """An int or a pair of ints -> (h, w), each >= minimum."""
-    pair = (value, value) if isinstance(value, numbers.Integral) else value
-    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
-            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair)):
-        raise TypeError(f"{op}: {what} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {what} must be >= {minimum}, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
 def _check_common(op, x, weight, bias, groups):
     """ndim, dtype and groups checks shared by conv2d and conv_transpose2d."""
-    if x.ndim != 4:
-        fix = {2: "; add batch and channel axes with x[None, None]", 3: "; add a batch axis with x[None]"}
-        fix = fix.get(x.ndim, "")
-        raise ValueError(f"{op}: x must be (N, C, H, W), got shape {tuple(x.shape)}{fix}")
+    check_image(op, x)
     if weight.ndim != 4:
         raise ValueError(f"{op}: weight must be 4-D, got shape {tuple(weight.shape)}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: x must be floating point, got {x.dtype}; convert with .float()")
     if x.dtype != weight.dtype:
         raise TypeError(f"{op}: x is {x.dtype} but weight is {weight.dtype}; convert one with .float() or .double()")
     if bias is not None and bias.dtype != x.dtype:
@@ -304,9 +289,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     op = "conv2d"
     _check_common(op, x, weight, bias, groups)
-    stride = _pair(stride, "stride", op, 1)
-    padding = _pair(padding, "padding", op, 0)
-    dilation = _pair(dilation, "dilation", op, 1)
+    stride = pair(op, "stride", stride, 1)
+    padding = pair(op, "padding", padding, 0)
+    dilation = pair(op, "dilation", dilation, 1)
     N, C, H, W = x.shape
     F, Cg, KH, KW = weight.shape
     if Cg * groups != C:
@@ -334,10 +319,10 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     """
     op = "conv_transpose2d"
     _check_common(op, x, weight, bias, groups)
-    stride = _pair(stride, "stride", op, 1)
-    padding = _pair(padding, "padding", op, 0)
-    dilation = _pair(dilation, "dilation", op, 1)
-    output_padding = _pair(output_padding, "output_padding", op, 0)
+    stride = pair(op, "stride", stride, 1)
+    padding = pair(op, "padding", padding, 0)
+    dilation = pair(op, "dilation", dilation, 1)
+    output_padding = pair(op, "output_padding", output_padding, 0)
     N, C, H, W = x.shape
     Cw, Fg, KH, KW = weight.shape
     if Cw != C:
@@ -349,8 +334,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
             raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride {stride} "
                              f"or dilation {dilation} in each dimension")
     _check_bias(op, bias, Fg * groups)
-    OH = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (KH - 1) + output_padding[0] + 1
-    OW = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (KW - 1) + output_padding[1] + 1
+    OH = conv_transpose_output_size(H, KH, stride[0], padding[0], output_padding[0], dilation[0])
+    OW = conv_transpose_output_size(W, KW, stride[1], padding[1], output_padding[1], dilation[1])
     if OH < 1 or OW < 1:
         raise ValueError(f"{op}: output would be {OH}x{OW} for x shape {tuple(x.shape)}, weight shape "
                          f"{tuple(weight.shape)}, stride {stride}, padding {padding}: reduce the padding")

@@ -10,7 +10,7 @@ backward may return a gradient of the broadcast shape and autograd.unbroadcast s
 import numpy as np
 
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 
 
 def _operands(name, a, b):
@@ -33,7 +33,9 @@ def _operands(name, a, b):
 
 def _constant(x, dtype):
     if isinstance(x, (int, float, bool, np.number)):
-        return x  # a Python number adapts to the array's dtype (NumPy's weak scalars)
+        # a number takes the tensor's float dtype: NumPy 2 would keep float32 for a bare Python float
+        # (NEP 50), but NumPy 1.26 turns a float32 0-d array times a Python float into float64
+        return dtype.type(x) if dtype.kind == "f" else x
     a = np.asarray(x)
     if dtype.kind == "f" and a.dtype != dtype:
         a = a.astype(dtype)
@@ -287,7 +289,7 @@ def _binary(op, name, a, b):
     try:
         return op.apply(a, b)
     except ValueError:
-        sa, sb = np.shape(_d(a)), np.shape(_d(b))
+        sa, sb = np.shape(as_array(a)), np.shape(as_array(b))
         try:
             np.broadcast_shapes(sa, sb)
         except ValueError:
@@ -327,11 +329,11 @@ def minimum(a, b):
 def where(cond, a, b):
     """Elementwise choice: a where cond is true, else b (cond: bool array or Tensor)."""
     a, b = _operands("where", a, b)
-    cond = np.asarray(_d(cond), dtype=bool)
+    cond = np.asarray(as_array(cond), dtype=bool)
     try:
-        np.broadcast_shapes(cond.shape, np.shape(_d(a)), np.shape(_d(b)))
+        np.broadcast_shapes(cond.shape, np.shape(as_array(a)), np.shape(as_array(b)))
     except ValueError:
-        raise ValueError(f"where: shapes {cond.shape}, {np.shape(_d(a))}, {np.shape(_d(b))} "
+        raise ValueError(f"where: shapes {cond.shape}, {np.shape(as_array(a))}, {np.shape(as_array(b))} "
                          "cannot be broadcast together") from None
     return Where.apply(cond, a, b)
 
@@ -361,6 +363,3 @@ def clamp(x, min=None, max=None):
         raise ValueError("clamp: give at least one of min and max")
     return Clamp.apply(x, lo=min, hi=max)
 
-
-def _d(x):
-    return x.data if isinstance(x, Tensor) else x

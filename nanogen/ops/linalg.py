@@ -9,6 +9,8 @@ of y = a @ b follows from dy_ij = Σ_k da_ik b_kj + a_ik db_kj:
 import numpy as np
 
 from ..autograd import Function
+from ..tensor import as_array
+from .checks import check_tensor
 
 
 def _mT(x):
@@ -95,7 +97,7 @@ def matmul(a, b):
     from .elementwise import _operands
 
     a, b = _operands("matmul", a, b)
-    sa, sb = np.shape(getattr(a, "data", a)), np.shape(getattr(b, "data", b))
+    sa, sb = np.shape(as_array(a)), np.shape(as_array(b))
     if len(sa) == 0 or len(sb) == 0:
         raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {sa} and {sb}; use * for scalars")
     ka = sa[-1]
@@ -111,11 +113,15 @@ def matmul(a, b):
 
 def linear(x, weight, bias=None):
     """y = x @ weight.T + bias      x: (..., I), weight: (O, I), bias: (O,) -> y: (..., O)"""
+    check_tensor("linear", x)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be (out_features, in_features), got shape {weight.shape}")
-    if x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: x has {x.shape[-1]} features (shape {x.shape}) but weight expects "
-                         f"{weight.shape[1]} (weight shape {weight.shape})")
+    I = weight.shape[1]
+    if x.ndim == 0 or x.shape[-1] != I:
+        msg = f"linear: expected x of shape (..., {I}), got shape {tuple(x.shape)}"
+        if x.ndim > 2 and int(np.prod(x.shape[1:])) == I:
+            msg += f"; flatten it first with x.reshape({x.shape[0]}, -1) or nn.Flatten()"
+        raise ValueError(msg)
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
     if x.dtype != weight.dtype:

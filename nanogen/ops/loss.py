@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, as_array
 from .activation import _sigmoid
 
 _REDUCTIONS = ("mean", "sum", "none", "batchmean")
@@ -213,7 +213,7 @@ def binary_cross_entropy(p, target, reduction="mean"):
 
 
 def _labels(name, z, y):
-    y = y.data if isinstance(y, Tensor) else np.asarray(y)
+    y = as_array(y)
     if z.ndim != 2:
         raise ValueError(f"{name}: input must be (N, C), got shape {z.shape}")
     if y.shape != (z.shape[0],):
@@ -223,6 +223,18 @@ def _labels(name, z, y):
     if y.size and (y.min() < 0 or y.max() >= z.shape[1]):
         raise ValueError(f"{name}: labels must lie in [0, {z.shape[1]}), got min {y.min()} and max {y.max()}")
     return y
+
+
+def one_hot(y, n_classes, dtype=np.float32):
+    """Labels (N,) -> (N, K) rows of zeros with a 1 at the label, as a constant Tensor (no gradient):
+    the condition c of a conditional VAE or GAN. y: integers in [0, K), an array or a Tensor."""
+    y = as_array(y)
+    if y.ndim != 1 or y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= n_classes)):
+        raise ValueError(f"one_hot: labels must be integers in [0, {n_classes}) of shape (N,), got dtype {y.dtype}, "
+                         f"shape {y.shape}" + (f", values {y.min()} .. {y.max()}" if y.size and y.ndim == 1 else ""))
+    c = np.zeros((len(y), n_classes), dtype=dtype)
+    c[np.arange(len(y)), y] = 1
+    return Tensor(c)
 
 
 def cross_entropy(logits, target, reduction="mean"):

@@ -21,12 +21,7 @@ from ..autograd import Function
 from ..kernels import elementwise as elementwise_kernels
 from ..kernels import norm as norm_kernels
 from ..random import default_rng
-from ..tensor import Tensor
-
-
-def _array(a):
-    """The ndarray inside a Tensor, or the array itself."""
-    return a.data if isinstance(a, Tensor) else a
+from ..tensor import Tensor, as_array
 
 
 class BatchNorm(Function):
@@ -141,7 +136,8 @@ def _check_vector(op, name, a, C, dtype):
     if a is None:
         return
     if tuple(a.shape) != (C,):
-        raise ValueError(f"{op}: {name} must have shape ({C},) (one value per channel), got {tuple(a.shape)}")
+        raise ValueError(f"{op}: x has {C} channels in dim 1 but {name} has shape {tuple(a.shape)} "
+                         f"(one value per channel: ({C},))")
     if a.dtype != dtype:
         raise TypeError(f"{op}: {name} is {a.dtype} but x is {dtype}; convert one with .float() or .double()")
 
@@ -163,13 +159,16 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         _check_vector(op, name, a, C, x.dtype)
     stats = []
     for name, a in (("running_mean", running_mean), ("running_var", running_var)):
-        a = _array(a)
+        a = None if a is None else as_array(a)
         if a is None:
             if not training:
                 raise ValueError(f"{op}: {name} is needed in evaluation mode (training=False), got None")
         elif not isinstance(a, np.ndarray) or a.shape != (C,) or a.dtype.kind != "f":
-            raise ValueError(f"{op}: {name} must be a float array or Tensor of shape ({C},), got "
-                             f"{getattr(a, 'shape', type(a).__name__)}")
+            raise ValueError(f"{op}: x has {C} channels in dim 1 but {name} is "
+                             f"{getattr(a, 'shape', type(a).__name__)}; it must be a float array or Tensor of "
+                             f"shape ({C},)")
+        elif a.dtype != x.dtype:
+            raise TypeError(f"{op}: {name} is {a.dtype} but x is {x.dtype}; convert one with .float() or .double()")
         stats.append(a)
     if not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0:
         raise ValueError(f"{op}: momentum must be a number in [0, 1], got {momentum!r} "
@@ -193,7 +192,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     S = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
     shape = tuple(x.shape)
     if len(S) == 0 or len(S) > len(shape) or shape[len(shape) - len(S):] != S:
-        raise ValueError(f"{op}: normalized_shape {S} must be the trailing dims of x, got x of shape {shape}")
+        raise ValueError(f"{op}: expected x of shape (..., {', '.join(map(str, S))}), ending in normalized_shape "
+                         f"{S}, got shape {shape}")
     _check_float(op, "x", x)
     for name, a in (("weight", weight), ("bias", bias)):
         if a is None:

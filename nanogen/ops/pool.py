@@ -18,6 +18,7 @@ import numpy as np
 from ..autograd import Function
 from ..kernels import pool as pool_kernels
 from ..kernels import resample as resample_kernels
+from .checks import check_image, pair
 
 
 class MaxPool2d(Function):
@@ -117,34 +118,12 @@ class UpsampleBilinear2d(Function):
 # ---------------------------------------------------------------------------- public functions
 
 
-def _pair(op, what, value, minimum):
-    """An int or a pair of ints -> (h, w), each >= minimum; a clear error otherwise."""
-    pair = (value, value) if isinstance(value, numbers.Integral) else value
-    is_int = lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)  # noqa: E731
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(is_int(v) for v in pair):
-        raise TypeError(f"{op}: {what} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {what} must be >= {minimum}, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _check_image(op, x):
-    """x must be a floating (N, C, H, W) Tensor or array."""
-    shape = np.shape(getattr(x, "data", x))
-    if len(shape) != 4:
-        fix = {3: "; add a batch axis with x[None]", 2: "; add batch and channel axes with x[None, None]"}
-        raise ValueError(f"{op}: x must be (N, C, H, W), got shape {shape}{fix.get(len(shape), '')}")
-    if np.dtype(x.dtype).kind != "f":
-        raise TypeError(f"{op}: x must be float32 or float64, got {x.dtype}; convert with .float()")
-    return shape
-
-
 def _pool_geometry(op, x, kernel_size, stride, padding):
     """Check a pooling call and return ((KH, KW), (SH, SW), (PH, PW))."""
-    N, C, H, W = _check_image(op, x)
-    k = _pair(op, "kernel_size", kernel_size, 1)
-    s = _pair(op, "stride", kernel_size if stride is None else stride, 1)
-    p = _pair(op, "padding", padding, 0)
+    N, C, H, W = check_image(op, x)
+    k = pair(op, "kernel_size", kernel_size, 1)
+    s = pair(op, "stride", kernel_size if stride is None else stride, 1)
+    p = pair(op, "padding", padding, 0)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel_size} "
                          "(a window must never lie wholly in the padding)")
@@ -178,8 +157,8 @@ def adaptive_avg_pool2d(x, output_size):
 
     x: (N, C, H, W) -> (N, C, OH, OW); output_size=1 is the global average pool.
     """
-    _check_image("adaptive_avg_pool2d", x)
-    return AdaptiveAvgPool2d.apply(x, output_size=_pair("adaptive_avg_pool2d", "output_size", output_size, 1))
+    check_image("adaptive_avg_pool2d", x)
+    return AdaptiveAvgPool2d.apply(x, output_size=pair("adaptive_avg_pool2d", "output_size", output_size, 1))
 
 
 def interpolate(x, scale_factor=2, mode="nearest", align_corners=None):
@@ -189,7 +168,7 @@ def interpolate(x, scale_factor=2, mode="nearest", align_corners=None):
     x: (N, C, H, W) -> (N, C, H*SH, W*SW); scale_factor is an int (or 2.0) or a pair (SH, SW).
     """
     op = "interpolate"
-    N, C, H, W = _check_image(op, x)
+    N, C, H, W = check_image(op, x)
     factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
     whole = lambda f: isinstance(f, numbers.Real) and float(f) == int(f) and f >= 1  # noqa: E731
     if len(factors) != 2 or not all(whole(f) for f in factors):

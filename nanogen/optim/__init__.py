@@ -5,6 +5,7 @@ Read after nn/ and before train.py. The chapter, in reading order:
     sgd.py           SGD with momentum, Nesterov momentum and L2 weight decay
     adam.py          Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019)
     lr_scheduler.py  StepLR, ExponentialLR, CosineAnnealingLR
+    lbfgs.py         L-BFGS on a flat vector (style transfer's optimiser)
     clip.py          clip_grad_norm_, clip_grad_value_
 A training step, as in PyTorch:
     opt = nanogen.optim.Adam(model.parameters(), lr=1e-3)
@@ -14,15 +15,17 @@ nanogen/kernels/optim.py beside their NumPy twins.
 """
 
 # isort: skip_file
-from .optimizer import Optimizer, flatten_state_dict, unflatten_state_dict
+from .optimizer import Optimizer
 from .sgd import SGD
 from .adam import Adam, AdamW
 from .lr_scheduler import LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR
 from .clip import clip_grad_norm_, clip_grad_value_
+from .lbfgs import lbfgs
 
 __all__ = [
-    "Optimizer", "flatten_state_dict", "unflatten_state_dict",
+    "Optimizer",
     "SGD", "Adam", "AdamW",
     "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR",
     "clip_grad_norm_", "clip_grad_value_",
+    "lbfgs",
 ]

@@ -56,7 +56,7 @@ class LRScheduler:
         """{"last_epoch": int, "base_lrs": [float], "last_lr": [float], and the schedule's own numbers}.
 
         Like PyTorch, loading it does not touch the optimizer: restore the optimizer's state_dict
-        too (it holds the current lr). Flatten with optimizer.flatten_state_dict for an .npz.
+        too (it holds the current lr). nanogen.serialize saves and loads it without pickle.
         """
         state = {k: v for k, v in vars(self).items() if k not in ("optimizer", "_last_lr")}
         state["base_lrs"] = list(self.base_lrs)
@@ -64,7 +64,7 @@ class LRScheduler:
         return state
 
     def load_state_dict(self, state_dict):
-        """Restore what state_dict() returned (or unflatten_state_dict read back)."""
+        """Restore what state_dict() returned (or nanogen.serialize.load read back)."""
         own = self.state_dict()
         missing = sorted(set(own) - set(state_dict))
         if missing:

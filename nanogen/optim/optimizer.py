@@ -23,59 +23,12 @@ from ..tensor import Tensor
 #      "param_groups": [{"lr": 0.001, "betas": (0.9, 0.999), ..., "params": [0, 1, 2]}]}
 # A parameter is named by its index, counting through the groups in order (as PyTorch does), so
 # the file does not depend on object identity. Only parameters that have state appear in "state".
-# flatten_state_dict turns it into one flat {"state.0.exp_avg": ndarray, ...} for np.savez;
-# unflatten_state_dict reverses it, and load_state_dict accepts either nesting.
-
-
-def flatten_state_dict(state_dict, prefix=""):
-    """Nested dicts/lists -> {"a.0.b": ndarray}: a flat dict np.savez can store without pickle.
-
-    Dict keys and list positions become dot-separated path parts; every leaf becomes an ndarray
-    (numbers become 0-d arrays, tuples 1-d arrays). `prefix` is put in front of every key.
-    """
-    flat = {}
-    stack = [("", state_dict)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict) or (isinstance(node, list) and node and isinstance(node[0], dict)):
-            items = node.items() if isinstance(node, dict) else enumerate(node)
-            for key, value in items:
-                key = str(key)
-                if "." in key or not key:
-                    raise ValueError(f"flatten_state_dict: key {key!r} at {path or '<top>'!r} must be non-empty "
-                                     "and contain no '.' (the '.' separates the path parts)")
-                stack.append((f"{path}.{key}" if path else key, value))
-        else:
-            value = np.asarray(node)
-            if value.dtype == object:
-                raise TypeError(f"flatten_state_dict: value at {path!r} has type {type(node).__name__}, which "
-                                "cannot be saved without pickle; use ndarrays, numbers or tuples of numbers")
-            flat[prefix + path] = value
-    return flat
-
-
-def unflatten_state_dict(flat, prefix=""):
-    """{"a.0.b": ndarray} -> nested dicts: the inverse of flatten_state_dict, up to container types.
-
-    Only keys starting with `prefix` are read (and the prefix is removed). Path parts made of digits
-    become int keys; 0-d arrays become Python scalars (3, 0.001, True); other arrays stay ndarrays.
-    Lists come back as dicts keyed 0, 1, ...: load_state_dict accepts both.
-    """
-    nested = {}
-    for key in flat:
-        if not key.startswith(prefix):
-            continue
-        parts = [int(p) if p.isdigit() else p for p in key[len(prefix):].split(".")]
-        node = nested
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        value = np.asarray(flat[key])
-        node[parts[-1]] = value.item() if value.ndim == 0 else value
-    return nested
+# nanogen.serialize.save writes it (inside a training checkpoint: train.save_checkpoint) and
+# serialize.load reads it back, without pickle.
 
 
 def _as_list(value):
-    """A list saved as a list, or read back by unflatten_state_dict as {0: ..., 1: ...}."""
+    """A saved list, whether it comes back as a list or as a dict {0: ..., 1: ...}."""
     if isinstance(value, dict):
         return [value[k] for k in sorted(value)]
     return list(value)
@@ -279,14 +232,6 @@ class Optimizer:
             new_state[p] = loaded
         self.param_groups = new_groups
         self.state = new_state
-
-    def state_arrays(self, prefix=""):
-        """state_dict() as one flat {key: ndarray} dict, ready for np.savez(path, **arrays)."""
-        return flatten_state_dict(self.state_dict(), prefix)
-
-    def load_state_arrays(self, arrays, prefix=""):
-        """Restore from a flat dict made by state_arrays() (e.g. np.load(path, allow_pickle=False))."""
-        self.load_state_dict(unflatten_state_dict(arrays, prefix))
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
