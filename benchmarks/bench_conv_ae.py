@@ -4,29 +4,32 @@
     decoder ConvTranspose2d(32,16,2,s=2) ReLU ConvTranspose2d(16,1,2,s=2) Sigmoid;  MSE, Adam 1e-3, batch 128
 
 Both sides start from the same weights (nanogen's init copied into torch: the state_dict keys are
-the same) and see the same batches. Default: time per iteration (forward + backward + Adam step),
-interleaved rounds, medians. --epoch: also one epoch over MNIST each (same data order) and the
-test MSE after it (minutes). --profile: where nanogen's time goes, op by op.
-Run: python benchmarks/bench_conv_ae.py [--threads 2] [--epoch] [--profile]
+the same) and see the same batches; each framework runs in its own process, alternating rounds
+(the protocol of benchmarks/common.py), and the driver first checks that both workers' first
+step from the same weights and batch gave the same loss. Default: time per iteration (forward
++ backward + Adam step). --epoch: also one epoch over MNIST per worker (same data order) and the
+test MSE after it. --profile: where nanogen's time goes, op by op (in this process).
+Run: python benchmarks/bench_conv_ae.py [--threads 2] [--rounds 5] [--epoch] [--profile]
 """
 
 import argparse
 import os
+import sys
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-parser.add_argument("--threads", type=int, default=2,
-                    help="BLAS / Numba / torch threads, the same for both (default 2)")
-parser.add_argument("--epoch", action="store_true", help="also train one epoch each and compare test MSE (minutes)")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+parser = common.add_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]), rounds=5, repeat=10)
+common.add_malloc_arg(parser)
+parser.add_argument("--epoch", action="store_true", help="also train one epoch per worker and compare test MSE")
+parser.add_argument("--epoch-batches", type=int, default=0, help="with --epoch: only the first N batches")
 parser.add_argument("--profile", action="store_true", help="time each op of 20 nanogen iterations: which one dominates")
-parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds (default 7)")
 args = parser.parse_args()
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[var] = str(args.threads)  # before numpy and numba start their thread pools
 
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from common import interleaved, machine_line, table, try_torch  # noqa: E402
+from common import table  # noqa: E402
 
 from nanogen.data import DataLoader, mnist  # noqa: E402
 from nanogen.models import autoencoder as A  # noqa: E402
@@ -118,57 +121,61 @@ def op_breakdown(model, opt, xb, rng, n=20):
     table(rows, ["op", "ms / iteration", "share"])
 
 
-def main():
-    torch = try_torch(args.threads)
+def worker():
+    if args.worker == "nanogen":
+        common.nanogen_memory(args)
     x_train, _ = mnist("train")
-    x_test, _ = mnist("test")
     xb = x_train[:BATCH]
     rng = np.random.default_rng(0)
     model, opt = nanogen_side()
-    state = model.state_dict()
-    fns = {"nanogen": lambda: A.train_step(model, opt, Tensor(xb), rng)}
-    if torch is not None:
-        tmodel, topt = torch_side(torch, state)
-        txb = torch.from_numpy(xb)
-        # same numbers first: the first step's loss from the same weights and batch must agree
-        loss_ng = A.train_step(*nanogen_side(), Tensor(xb), rng)["loss"]
-        loss_t = torch_step(torch, *torch_side(torch, state), txb).item()
-        assert abs(loss_ng - loss_t) < 1e-5 * abs(loss_t) + 1e-7, (loss_ng, loss_t)
-        fns["torch"] = lambda: torch_step(torch, tmodel, topt, txb)
-    times = interleaved(fns, rounds=args.rounds, repeat=5, warmup=3)
-
-    print(f"conv-ae, batch {BATCH}, float32, forward+backward+Adam, {args.threads} threads ({machine_line()})\n")
-    rows = [[name, f"{t * 1e3:.1f}"] for name, t in times.items()]
-    table(rows, ["implementation", "ms / iteration (median)"])
-    if "torch" in times:
-        print(f"\nnanogen / torch: {times['nanogen'] / times['torch']:.2f}x  (target <= 1.0x)")
+    if args.worker == "torch":
+        torch = common.torch_threads(args.threads)
+        model, opt = torch_side(torch, model.state_dict())
+        step = lambda b: torch_step(torch, model, opt, torch.from_numpy(b)).item()  # noqa: E731
     else:
-        print("\ntorch not installed: `make bench` installs it (optional extra)")
-
+        step = lambda b: A.train_step(model, opt, Tensor(b), rng)["loss"]  # noqa: E731
+    out = {"first_loss": float(step(xb))}  # same weights, same batch: the same loss on both sides
     if args.epoch:
-        loader = lambda: DataLoader(x_train, batch_size=BATCH, shuffle=True, seed=0, as_tensor=False)  # noqa: E731
-        model, opt = nanogen_side()
+        x_test, _ = mnist("test")
+        model, opt = nanogen_side()  # the same starting weights on both sides
+        if args.worker == "torch":
+            model, opt = torch_side(torch, model.state_dict())
+        loader = DataLoader(x_train, batch_size=BATCH, shuffle=True, seed=0, as_tensor=False)
         t0 = time.perf_counter()
-        for (b,) in loader():
-            A.train_step(model, opt, Tensor(b), rng)
-        t_ng = time.perf_counter() - t0
-        rows = [["nanogen", f"{t_ng:.0f}", f"{test_mse_nanogen(model, x_test):.5f}"]]
-        if torch is not None:
-            tmodel, topt = torch_side(torch, state)          # the same starting weights
-            t0 = time.perf_counter()
-            for (b,) in loader():                            # a fresh loader: the same batches in the same order
-                torch_step(torch, tmodel, topt, torch.from_numpy(b))
-            t_t = time.perf_counter() - t0
-            rows.append(["torch", f"{t_t:.0f}", f"{test_mse_torch(torch, tmodel, x_test):.5f}"])
-        print(f"\none epoch over 60000 MNIST digits ({len(loader())} iterations), then test MSE on 10000:\n")
-        table(rows, ["implementation", "seconds", "test MSE"])
-        if torch is not None:
-            ratio = float(rows[0][2]) / float(rows[1][2])
-            print(f"\ntest MSE nanogen / torch: {ratio:.3f}  (target within 5%: 0.95 .. 1.05)")
+        for i, (b,) in enumerate(loader):
+            if args.epoch_batches and i == args.epoch_batches:
+                break
+            step(b)
+        times = {"epoch": time.perf_counter() - t0}
+        out["test_mse"] = test_mse_torch(torch, model, x_test) if args.worker == "torch" else test_mse_nanogen(model,
+                                                                                                             x_test)
+    else:
+        times = common.time_calls({"iteration": lambda: step(xb)}, repeat=args.repeat, warmup=3)
+    common.finish_worker(times, **out)
 
+
+def main():
+    if args.worker:
+        return worker()
+    fws = ["nanogen"] + (["torch"] if common.have_torch() else [])
+    results = common.run_rounds(__file__, fws, ["--malloc", args.malloc], args)
+    if "torch" in results:
+        a, b = results["nanogen"][0]["first_loss"], results["torch"][0]["first_loss"]
+        assert abs(a - b) < 1e-5 * abs(b) + 1e-7, f"first step loss differs: nanogen {a}, torch {b}"
+    common.header(f"conv-ae, batch {BATCH}, float32, forward+backward+Adam (benchmarks/bench_conv_ae.py)", args, results)
+    common.comparison_table(results, ["iteration"])
+    if args.epoch:
+        argv = ["--epoch", "--malloc", args.malloc] + (["--epoch-batches", args.epoch_batches] if args.epoch_batches else [])
+        ep = common.run_rounds(__file__, fws, argv, args)
+        what = f"the first {args.epoch_batches} batches of" if args.epoch_batches else "one"
+        print(f"\n{what} epoch over 60000 MNIST digits in each worker, seconds; then test MSE on 10000:\n")
+        common.comparison_table(ep, ["epoch"], unit=1, unit_name="s")
+        for fw, rs in ep.items():
+            print(f"  {fw} test MSE: {common.spread([r['test_mse'] for r in rs], '{:.5f}')}")
     if args.profile:
+        x_train, _ = mnist("train")
         model, opt = nanogen_side()
-        op_breakdown(model, opt, Tensor(xb), rng)
+        op_breakdown(model, opt, Tensor(x_train[:BATCH]), np.random.default_rng(0))
 
 
 if __name__ == "__main__":

@@ -5,22 +5,22 @@ One iteration = gan.train_step: one G forward, a D step on the real and the (det
 batch, a G step through the frozen D, with the same diagnostics (D's mean outputs, both gradient
 norms) on both sides. Both start from the same weights (nanogen's DCGAN init, copied into torch).
 
-    python benchmarks/bench_dcgan.py              # ms per iteration, interleaved, + peak memory
+    python benchmarks/bench_dcgan.py              # ms per iteration + peak memory
+    python benchmarks/bench_dcgan.py --epoch      # + seconds for one epoch over MNIST (468 iterations)
     python benchmarks/bench_dcgan.py --epochs 5   # + train both on MNIST, FCD / IS / digit shares
     python benchmarks/bench_dcgan.py --profile    # + where nanogen's time goes, op by op
-Timing runs both frameworks in this process, in turn, round after round (common.interleaved).
-Peak memory and training run each framework in its own subprocess, so its peak resident
-memory (VmHWM) is one framework's alone. Training uses the same batch order and the same noise on both sides; the
+Every measurement runs each framework in its own process, alternating (benchmarks/common.py: the
+protocol, BLAS report, peak memory as the worker's VmHWM). Each worker first runs one step from
+the same weights, data and noise, and the driver checks that both sides computed the same losses.
+Training uses the same batch order and the same noise on both sides; the
 samples are then judged by nanogen's standard classifier (models/gan_eval.py: in the cache, or $NANOGEN_CLASSIFIER).
 Targets: time per iteration <= 1.0x PyTorch's; FCD within 15% of PyTorch's; every digit 5-15%
 of the samples; peak memory <= PyTorch's. The machine may be shared: read times with that caveat.
 """
 
 import argparse
-import json
 import os
-import resource
-import subprocess
+import statistics
 import sys
 import time
 
@@ -28,7 +28,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
+import common  # noqa: E402
+
 N, Z = 128, 100
 
 
@@ -151,81 +152,58 @@ def make(framework, seed, threads):
 
 
 def worker(args):
-    """Run in a subprocess: a few iterations (memory) or a training run (quality); print JSON."""
+    """Run in a subprocess: timed iterations, one timed epoch, or a training run (quality); print JSON."""
+    if args.worker == "nanogen":
+        common.nanogen_memory(args)
     step, sample, _, _ = make(args.worker, args.seed, args.threads)
     rng = np.random.default_rng(args.seed + 1)
-    out = {}
-    if args.epochs:
+    x0 = np.random.default_rng(0).uniform(-1, 1, (N, 1, 28, 28)).astype(np.float32)
+    z0 = np.random.default_rng(1).standard_normal((N, Z), dtype=np.float32)
+    first = step(x0, z0)                                  # same weights, data, noise: same first step
+    out = {"first": {k: float(v) for k, v in first.items()}}
+    if args.epochs or args.epoch:
         from nanogen.data import DataLoader
 
         x, _ = load_mnist()
         loader = DataLoader(x, batch_size=N, shuffle=True, seed=args.seed, drop_last=True, as_tensor=False)
         seconds = []
-        for e in range(args.epochs):
+        for e in range(args.epochs or 1):
             t0 = time.perf_counter()
-            for (xb,) in loader:
+            for i, (xb,) in enumerate(loader):
+                if args.epoch and args.epoch_batches and i == args.epoch_batches:
+                    break
                 stats = step(xb, rng.standard_normal((N, Z), dtype=np.float32))
             seconds.append(time.perf_counter() - t0)
             print(f"  {args.worker} epoch {e + 1}: {seconds[-1]:.0f} s, loss_d {stats['loss_d']:.3f}, "
                   f"loss_g {stats['loss_g']:.3f}", file=sys.stderr, flush=True)
-        images = sample(np.random.default_rng(12345).standard_normal((10000, Z)).astype(np.float32))
-        np.save(args.samples, images)
+        if args.epochs:
+            images = sample(np.random.default_rng(12345).standard_normal((10000, Z)).astype(np.float32))
+            np.save(args.samples, images)
         out["epoch_seconds"] = seconds
+        times = {"epoch": statistics.median(seconds)}
     else:
-        x = np.random.default_rng(0).uniform(-1, 1, (N, 1, 28, 28)).astype(np.float32)
-        for _ in range(args.iters):
-            step(x, rng.standard_normal((N, Z), dtype=np.float32))
-    out["peak_mb"] = peak_memory_mb()
-    print(json.dumps(out))
-
-
-def peak_memory_mb():
-    """This process's peak resident memory. VmHWM from /proc (Linux): it starts afresh at exec, while
-    ru_maxrss keeps the parent's peak across fork + exec, which would charge the driver's torch to
-    the nanogen worker."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024                              # kB -> MB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024                 # Linux: kilobytes
+        times = common.time_calls({"iteration": lambda: step(x0, rng.standard_normal((N, Z), dtype=np.float32))},
+                                  repeat=args.repeat)
+    common.finish_worker(times, **out)
 
 
 def spawn(name, args, **extra):
-    env = dict(os.environ)
-    env.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
-    env.setdefault("NUMBA_NUM_THREADS", str(args.threads))
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--seed", str(args.seed),
-           "--threads", str(args.threads)]
+    argv = ["--seed", args.seed, "--malloc", args.malloc]
     for k, v in extra.items():
-        cmd += [f"--{k}", str(v)]
-    out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, check=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        argv += [f"--{k}"] if v is True else [f"--{k}", v]
+    return common.spawn(__file__, name, argv, args.threads)
 
 
 # ---------------------------------------------------------------------------- the driver
 
 
-def time_iterations(args, torch):
-    from common import interleaved
-
-    try:
-        x = load_mnist()[0][:N]
-    except Exception:  # no MNIST here: timing does not care about the pixels
-        x = np.random.default_rng(0).uniform(-1, 1, (N, 1, 28, 28)).astype(np.float32)
-    z = np.random.default_rng(1).standard_normal((N, Z), dtype=np.float32)
-    fns, first = {}, {}
-    for name in ["nanogen"] + (["torch"] if torch is not None else []):
-        step = make(name, args.seed, args.threads)[0]
-        first[name] = step(x, z)                     # same weights, data, noise: same first step
-        fns[name] = lambda step=step: step(x, z)
-    if "torch" in first:
-        for k in ("loss_d", "loss_g", "d_real", "d_fake"):
-            a, b = first["nanogen"][k], first["torch"][k]
-            assert abs(a - b) < 1e-3 * max(1.0, abs(b)), f"first step differs in {k}: nanogen {a}, torch {b}"
-    return interleaved(fns, rounds=args.rounds, repeat=args.repeat, warmup=2)
+def check_first_steps(results):
+    """Both frameworks' workers ran one step from the same weights, data and noise: same losses."""
+    if "torch" not in results:
+        return
+    for k in ("loss_d", "loss_g", "d_real", "d_fake"):
+        a, b = results["nanogen"][0]["first"][k], results["torch"][0]["first"][k]
+        assert abs(a - b) < 1e-3 * max(1.0, abs(b)), f"first step differs in {k}: nanogen {a}, torch {b}"
 
 
 def profile(args):
@@ -262,44 +240,43 @@ def evaluate_quality(args):
     results = {}
     for name in ["nanogen", "torch"]:
         path = os.path.join(args.tmp, f"samples_{name}.npy")
-        run = spawn(name, args, epochs=args.epochs, samples=path)
+        run = spawn(name, args, epochs=args.epochs, samples=path, repeat=1)
         m = evaluate_samples(classifier, xt, np.load(path), real_features=real_features)
         results[name] = {**run, **m}
     return results
 
 
 def main():
-    from common import machine_line, table, try_torch
-
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common.add_args(p, rounds=5, repeat=5)
+    common.add_malloc_arg(p)
+    p.add_argument("--epoch", action="store_true", help="also time one training epoch over MNIST per worker")
+    p.add_argument("--epoch-batches", type=int, default=0, help="with --epoch: only the first N batches")
     p.add_argument("--epochs", type=int, default=0, help="also train both for this many epochs and compare quality")
     p.add_argument("--profile", action="store_true", help="where nanogen's time goes, op by op")
-    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--iters", type=int, default=20, help="iterations of the memory workers")
-    p.add_argument("--worker", choices=["nanogen", "torch"], help=argparse.SUPPRESS)
     p.add_argument("--samples", help=argparse.SUPPRESS)
     p.add_argument("--tmp", default=os.path.join(HERE, "..", "runs", "bench_dcgan"), help="where samples go")
     args = p.parse_args()
     if args.worker:
         return worker(args)
-    torch = try_torch(args.threads)
-    print(f"DCGAN iteration (D step + G step), batch {N}, float32, {args.threads} threads ({machine_line()})\n")
-    times = time_iterations(args, torch)
-    mem = {name: spawn(name, args, iters=args.iters)["peak_mb"] for name in times}
-    rows = [[name, f"{t * 1e3:.0f}", f"{mem[name]:.0f}"] for name, t in times.items()]
-    table(rows, ["framework", "ms / iteration (median)", "peak memory (MB)"])
-    if "torch" in times:
-        print(f"\nnanogen / torch time: {times['nanogen'] / times['torch']:.2f}x (target <= 1.0x); "
-              f"memory: {mem['nanogen'] / mem['torch']:.2f}x (target <= 1.0x)")
-    else:
+    fws = ["nanogen"] + (["torch"] if common.have_torch() else [])
+    results = common.run_rounds(__file__, fws, ["--seed", args.seed, "--malloc", args.malloc], args)
+    check_first_steps(results)
+    common.header(f"DCGAN iteration (D step + G step), batch {N}, float32 (benchmarks/bench_dcgan.py)", args, results)
+    common.comparison_table(results, ["iteration"])
+    if args.epoch:
+        ep = common.run_rounds(__file__, fws, ["--seed", args.seed, "--malloc", args.malloc, "--epoch"]
+                               + (["--epoch-batches", args.epoch_batches] if args.epoch_batches else []), args)
+        what = f"the first {args.epoch_batches} batches of" if args.epoch_batches else "one"
+        print(f"\n{what} epoch over MNIST (468 iterations) in each worker, {args.rounds} alternating rounds, s:\n")
+        common.comparison_table(ep, ["epoch"], unit=1, unit_name="s")
+    if "torch" not in fws:
         print("\ntorch not installed: the comparison needs it (`make bench` installs it)")
     if args.profile:
         profile(args)
     if args.epochs:
-        if torch is None:
+        if "torch" not in fws:
             print("--epochs needs torch")
             return
         os.makedirs(args.tmp, exist_ok=True)
@@ -310,7 +287,7 @@ def main():
                 ("peak_mb", "peak memory (MB)", "{:.0f}")]
         rows = [[label] + [fmt.format(q[n][k]) for n in ("nanogen", "torch")] for k, label, fmt in keys]
         rows.append(["s / epoch (median)"] + [f"{np.median(q[n]['epoch_seconds']):.0f}" for n in ("nanogen", "torch")])
-        table(rows, ["", "nanogen", "torch"])
+        common.table(rows, ["", "nanogen", "torch"])
         print(f"\nFCD floor (test set half vs half): {q['nanogen']['fcd_test_halves']:.2f}; "
               f"FCD nanogen / torch: {q['nanogen']['fcd'] / q['torch']['fcd']:.2f} (target within 15%)")
         for n in ("nanogen", "torch"):

@@ -1,5 +1,6 @@
 """Pooling, batch norm, upsampling and Adam: nanogen (Numba kernels) vs PyTorch CPU vs nanogen on
-its NumPy twin kernels, float32, forward+backward, interleaved in one run (medians).
+its NumPy twin kernels, float32, forward+backward, each in its own process, alternating rounds
+(the protocol of benchmarks/common.py).
 
     max_pool2d 2x2        (128, 16, 28, 28)     target <= 0.5x torch (torch's CPU max-pool is slow)
     batch_norm (train)    (128, 64, 14, 14)     target <= 1.25x torch
@@ -7,7 +8,7 @@ its NumPy twin kernels, float32, forward+backward, interleaved in one run (media
     Adam step             1M parameters         target <= 1.0x torch.optim.Adam (foreach default)
 Then the fused activation-backward and dropout kernels against the NumPy expressions they
 replace, at (128, 400) and (128, 64, 14, 14) (the numbers quoted in kernels/elementwise.py).
-The same thread count is given to Numba and torch. Run: python benchmarks/bench_kernels.py [--rounds 7]
+The same thread count is given to Numba and torch. Run: python benchmarks/bench_kernels.py [--rounds 5]
 """
 
 import argparse
@@ -17,8 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import common  # noqa: E402
 import numpy as np  # noqa: E402
-from common import interleaved, machine_line, table, try_torch  # noqa: E402
 
 import nanogen.kernels.elementwise as kel  # noqa: E402
 import nanogen.kernels.norm as knorm  # noqa: E402
@@ -165,46 +166,51 @@ def elementwise_cases(rng):
         u = rng.random(shape, dtype=np.float32)
         for name, args in [("relu_backward", (g, y)), ("leaky_relu_backward", (g, y, 0.2)),
                            ("elu_backward", (g, y, 1.0)), ("sigmoid_backward", (g, s)),
-                           ("tanh_backward", (g, y)), ("dropout_forward", (g, u, 0.3))]:
+                           ("tanh_backward", (g, y)), ("dropout_forward", (g, u, 0.3)),
+                           ("leaky_relu_forward", (g, 0.2))]:
             fast, ref = getattr(kel, name + "_numba"), getattr(kel, name + "_reference")
             cases[f"{name} {shape}"] = {"numba": lambda f=fast, a=args: f(*a), "numpy": lambda f=ref, a=args: f(*a)}
     return cases
 
 
-def ms(t):
-    return f"{t * 1e3:.3f}"
+def worker(args):
+    rng = np.random.default_rng(0)
+    times = {}
+    if args.worker == "elementwise":
+        for name, impls in elementwise_cases(rng).items():
+            t = common.time_calls(impls, repeat=args.repeat)
+            times.update({f"{name} {k}": v for k, v in t.items()})
+        return common.finish_worker(times)
+    torch = common.torch_threads(args.threads) if args.worker == "torch" else None
+    key = {"torch": "torch", "nanogen": "nanogen", "numpy-twins": "numpy twin"}[args.worker]
+    fns = {name: build(rng, torch)[key] for name, _, build in CASES}
+    common.finish_worker(common.time_calls(fns, repeat=args.repeat))
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds (default 7)")
+    parser = common.add_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]), rounds=5, repeat=5)
     args = parser.parse_args()
-    import numba
-
-    threads = numba.get_num_threads() if USE_NUMBA else (os.cpu_count() or 1)
-    torch = try_torch(threads)
-    rng = np.random.default_rng(0)
-    print(f"# {machine_line()}, numba threads {threads}, torch {torch.__version__ if torch else 'not installed'}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    if args.worker:
+        return worker(args)
     if not USE_NUMBA:
         print("# NANOGEN_KERNELS=numpy or numba missing: 'nanogen' below runs the NumPy twins too")
-
+    fws = ["nanogen"] + (["torch"] if common.have_torch() else []) + ["numpy-twins"]
+    results = common.run_rounds(__file__, fws, [], args)
+    common.header("pooling, batch norm, upsampling, Adam: forward+backward (Adam: one step), float32 "
+                  "(benchmarks/bench_kernels.py)", args, results)
+    common.comparison_table(results, [name for name, _, _ in CASES])
+    if "torch" in results:
+        print("\ntargets (nanogen / torch): " + ", ".join(f"{name} <= {target}x" for name, target, _ in CASES))
+    el = common.run_rounds(__file__, ["elementwise"], [], args)["elementwise"]
     rows = []
-    for name, target, build in CASES:
-        t = interleaved(build(rng, torch), rounds=args.rounds, repeat=3)
-        ratio = f"{t['nanogen'] / t['torch']:.2f}x" if "torch" in t else "-"
-        ok = ("yes" if t["nanogen"] / t["torch"] <= target else "NO") if "torch" in t else "-"
-        rows.append([name, ms(t["nanogen"]), ms(t["torch"]) if "torch" in t else "-", ms(t["numpy twin"]),
-                     ratio, f"<= {target}x", ok])
-    print("\nforward+backward (Adam: one step), ms, median")
-    table(rows, ["case", "nanogen", "torch", "numpy twin", "nanogen/torch", "target", "met"])
-
-    rows = []
-    for name, impls in elementwise_cases(rng).items():
-        t = interleaved(impls, rounds=args.rounds, repeat=5)
-        rows.append([name, ms(t["numba"]), ms(t["numpy"]), f"{t['numpy'] / t['numba']:.1f}x"])
-    print("\nfused elementwise kernels vs the NumPy expression, ms, median")
-    table(rows, ["kernel, shape", "numba", "numpy", "speed-up"])
+    for name in elementwise_cases(np.random.default_rng(0)):
+        numba_t = [r["times"][f"{name} numba"] for r in el]
+        numpy_t = [r["times"][f"{name} numpy"] for r in el]
+        rows.append([name, common.spread([t * 1e3 for t in numba_t], "{:.3f}"),
+                     common.spread([t * 1e3 for t in numpy_t], "{:.3f}"),
+                     common.spread([b / a for a, b in zip(numba_t, numpy_t)], "{:.1f}") + "x"])
+    print("\nfused elementwise kernels vs the NumPy expression, ms, one worker process per round")
+    common.table(rows, ["kernel, shape", "numba", "numpy", "speed-up"])
 
 
 if __name__ == "__main__":

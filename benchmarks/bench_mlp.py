@@ -1,15 +1,19 @@
 """MLP 784-400-20-400-784 forward+backward, batch 128, float32: nanogen vs hand-written NumPy vs
-PyTorch CPU, interleaved in one run.
+PyTorch CPU, each in its own process, alternating rounds (the protocol of benchmarks/common.py).
 
 The hand-written NumPy version is the floor for this design (the same GEMMs with no graph);
-the engine's overhead is the ratio to it. Run: python benchmarks/bench_mlp.py
+the engine's overhead is the ratio to it. Each worker checks its loss against the NumPy formula
+before timing. Run: python benchmarks/bench_mlp.py [--rounds 5] [--threads 2]
 """
 
-import numpy as np
-from common import interleaved, machine_line, table, try_torch
+import argparse
+import os
+import sys
 
-import nanogen as ng
-import nanogen.functional as F
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
 
 SIZES = [784, 400, 20, 400, 784]
 N = 128
@@ -25,6 +29,8 @@ def make_params(rng):
 
 
 def nanogen_step(x, ws, bs):
+    import nanogen.functional as F
+
     h = x
     for k, (w, b) in enumerate(zip(ws, bs)):
         h = F.linear(h, w, b)
@@ -56,27 +62,34 @@ def numpy_step(x, ws, bs):
     return loss, grads
 
 
-def main():
+def worker(args):
     rng = np.random.default_rng(0)
     x = rng.random((N, 784), dtype=np.float32)
     ws, bs = make_params(rng)
-    tw = [ng.Tensor(w, requires_grad=True) for w in ws]
-    tb = [ng.Tensor(b, requires_grad=True) for b in bs]
-    tx = ng.Tensor(x)
+    want = float(numpy_step(x, ws, bs)[0])
+    if args.worker == "numpy":
+        step = lambda: numpy_step(x, ws, bs)  # noqa: E731
+        loss = want
+    elif args.worker == "nanogen":
+        import nanogen as ng
 
-    def run_nanogen():
-        for p in tw + tb:
-            p.grad = None
-        nanogen_step(tx, tw, tb)
+        tw = [ng.Tensor(w, requires_grad=True) for w in ws]
+        tb = [ng.Tensor(b, requires_grad=True) for b in bs]
+        tx = ng.Tensor(x)
 
-    fns = {"numpy (hand-written)": lambda: numpy_step(x, ws, bs), "nanogen": run_nanogen}
-    torch = try_torch()
-    if torch is not None:
+        def step():
+            for p in tw + tb:
+                p.grad = None
+            return nanogen_step(tx, tw, tb)
+
+        loss = float(step().data)
+    else:
+        torch = common.torch_threads(args.threads)
         pw = [torch.tensor(w, requires_grad=True) for w in ws]
         pb = [torch.tensor(b, requires_grad=True) for b in bs]
         px = torch.tensor(x)
 
-        def run_torch():
+        def step():
             for p in pw + pb:
                 p.grad = None
             h = px
@@ -84,24 +97,31 @@ def main():
                 h = torch.nn.functional.linear(h, w, b)
                 if k < len(pw) - 1:
                     h = torch.relu(h)
-            torch.nn.functional.binary_cross_entropy_with_logits(h, px, reduction="sum").backward()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(h, px, reduction="sum")
+            loss.backward()
+            return loss
 
-        fns["torch"] = run_torch
+        loss = float(step())
     # same numbers first: the comparison is only fair if all sides compute the same thing
-    loss_ng = float(nanogen_step(tx, tw, tb).data)
-    loss_np = float(numpy_step(x, ws, bs)[0])
-    assert abs(loss_ng - loss_np) < 1e-3 * abs(loss_np), (loss_ng, loss_np)
+    assert abs(loss - want) < 1e-3 * abs(want), (args.worker, loss, want)
+    common.finish_worker(common.time_calls({"MLP step": step}, repeat=args.repeat, warmup=5))
 
-    times = interleaved(fns, rounds=9, repeat=20)
-    print(f"MLP 784-400-20-400-784, batch {N}, float32, forward+backward ({machine_line()})\n")
-    rows = [[name, f"{t * 1e3:.3f}"] for name, t in times.items()]
-    table(rows, ["implementation", "ms / step (median)"])
-    print()
-    print(f"nanogen / numpy: {times['nanogen'] / times['numpy (hand-written)']:.2f}x  (target <= 1.15x)")
-    if "torch" in times:
-        print(f"nanogen / torch: {times['nanogen'] / times['torch']:.2f}x  (target <= 1.0x)")
-    else:
-        print("torch not installed: `make bench` installs it (optional extra)")
+
+def main():
+    parser = common.add_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]), rounds=5, repeat=50)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+    fws = ["nanogen", "numpy"] + (["torch"] if common.have_torch() else [])
+    results = common.run_rounds(__file__, fws, [], args)
+    common.header(f"MLP 784-400-20-400-784, batch {N}, float32, forward+backward (benchmarks/bench_mlp.py)", args,
+                  results)
+    common.comparison_table(results, ["MLP step"])
+    print(f"\nnanogen / numpy (hand-written): {common.spread(common.ratios(results, 'nanogen', 'numpy', 'MLP step'))}x"
+          "  (target <= 1.15x)")
+    if "torch" in results:
+        print(f"nanogen / torch: {common.spread(common.ratios(results, 'nanogen', 'torch', 'MLP step'))}x"
+              "  (target <= 0.8x)")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
 """One optimizer step over the parameters of the MLP 784-400-20-400-784 (about 650k float32
 numbers, 8 tensors): nanogen's SGD with momentum and Adam (fused kernels, and their NumPy twins)
-vs torch.optim (single-tensor and foreach), interleaved in one run.
+vs torch.optim (single-tensor and foreach), each in its own process, alternating rounds (the
+protocol of benchmarks/common.py).
 
 An optimizer step is pure memory traffic (a few reads and writes per number), so the fused
 kernel's job is to touch each array once instead of once per NumPy temporary.
-Run: python benchmarks/bench_optim.py
+Run: python benchmarks/bench_optim.py [--rounds 5] [--threads 2]
 """
 
-import numpy as np
-from common import interleaved, machine_line, table, try_torch
+import argparse
+import os
+import sys
 
-import nanogen as ng
-from nanogen import optim
-from nanogen.optim import adam as adam_module
-from nanogen.optim import sgd as sgd_module
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
 
 SIZES = [784, 400, 20, 400, 784]
 
@@ -25,6 +27,8 @@ def shapes():
 
 
 def nanogen_case(make, rng, module=None, name=None, twin=None):
+    import nanogen as ng
+
     params = [ng.Tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in shapes()]
     for p in params:
         p.grad = rng.standard_normal(p.shape).astype(np.float32)
@@ -50,12 +54,12 @@ def torch_case(torch, make, rng, foreach):
     return make(params, foreach).step
 
 
-def main():
-    rng = np.random.default_rng(0)
-    torch = try_torch()
-    n = sum(int(np.prod(s)) for s in shapes())
-    rows = []
-    families = [
+def families():
+    from nanogen import optim
+    from nanogen.optim import adam as adam_module
+    from nanogen.optim import sgd as sgd_module
+
+    return [
         ("SGD momentum 0.9", lambda ps: optim.SGD(ps, lr=0.01, momentum=0.9, weight_decay=1e-4),
          sgd_module, "sgd_step_", sgd_module.sgd_step_reference_,
          lambda t: (lambda ps, fe: t.optim.SGD(ps, lr=0.01, momentum=0.9, weight_decay=1e-4, foreach=fe))),
@@ -66,18 +70,45 @@ def main():
          adam_module, "adam_step_", adam_module.adam_step_reference_,
          lambda t: (lambda ps, fe: t.optim.AdamW(ps, lr=1e-3, foreach=fe))),
     ]
-    for label, make, module, name, twin, torch_make in families:
-        fns = {"nanogen": nanogen_case(make, rng),
-               "nanogen (NumPy twin)": nanogen_case(make, rng, module, name, twin)}
-        if torch is not None:
-            fns["torch"] = torch_case(torch, torch_make(torch), rng, foreach=False)
-            fns["torch foreach"] = torch_case(torch, torch_make(torch), rng, foreach=True)
-        times = interleaved(fns, rounds=7, repeat=10)
-        base = times["nanogen"]
-        for k, t in times.items():
-            rows.append([label, k, f"{t * 1e3:.2f}", f"{t / base:.2f}"])
-    print(f"optimizer step over {n:,} float32 parameters in 8 tensors; {machine_line()}")
-    table(rows, ["optimizer", "implementation", "ms / step", "time vs nanogen"])
+
+
+NAMES = ["SGD momentum 0.9", "Adam", "AdamW"]
+
+
+def worker(args):
+    rng = np.random.default_rng(0)
+    fns = {}
+    if args.worker.startswith("torch"):
+        torch = common.torch_threads(args.threads)
+        fe = args.worker == "torch-foreach"
+        for label, torch_make in _torch_families(torch):
+            fns[label] = torch_case(torch, torch_make, rng, foreach=fe)
+    else:
+        for label, make, module, name, twin, _ in families():
+            fns[label] = nanogen_case(make, rng, module, name, twin) if args.worker == "numpy-twins" else \
+                nanogen_case(make, rng)
+    common.finish_worker(common.time_calls(fns, repeat=args.repeat, warmup=5))
+
+
+def _torch_families(torch):
+    return [
+        ("SGD momentum 0.9", lambda ps, fe: torch.optim.SGD(ps, lr=0.01, momentum=0.9, weight_decay=1e-4, foreach=fe)),
+        ("Adam", lambda ps, fe: torch.optim.Adam(ps, lr=1e-3, weight_decay=1e-4, foreach=fe)),
+        ("AdamW", lambda ps, fe: torch.optim.AdamW(ps, lr=1e-3, foreach=fe)),
+    ]
+
+
+def main():
+    parser = common.add_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]), rounds=5, repeat=20)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+    n = sum(int(np.prod(s)) for s in shapes())
+    fws = ["nanogen", "numpy-twins"] + (["torch", "torch-foreach"] if common.have_torch() else [])
+    results = common.run_rounds(__file__, fws, [], args)
+    common.header(f"optimizer step over {n:,} float32 parameters in 8 tensors (benchmarks/bench_optim.py)", args,
+                  results)
+    common.comparison_table(results, NAMES, base="torch-foreach" if "torch" in fws else None)
 
 
 if __name__ == "__main__":

@@ -6,24 +6,24 @@ Two measurements, both with respect to the input image (the network's weights ar
   step       one whole style-transfer step: features, Gram matrices, content + style + tv losses,
              backward, Adam update of the pixels, clip to [0, 1]
 Both sides use the same weights (nanogen's copied into torch, same key names) and the same image;
-the losses are checked to agree before timing. Interleaved rounds, medians (benchmarks/common.py).
+the worker processes return the feature loss and image gradient of the first call and the driver
+checks that both sides agree before reading any time. Each framework in its own process,
+alternating rounds, medians (the protocol of benchmarks/common.py).
 Run: python benchmarks/bench_style.py [--threads 2] [--sizes 64,128,256] [--rounds 5]
 """
 
 import argparse
 import os
+import sys
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-parser.add_argument("--threads", type=int, default=2,
-                    help="BLAS / Numba / torch threads, the same for both (default 2)")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+parser = common.add_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]), rounds=5, repeat=3)
 parser.add_argument("--sizes", default="64,128,256", help="image sides to time (default %(default)s)")
-parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (default 5)")
 args = parser.parse_args()
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[var] = str(args.threads)  # before numpy and numba start their thread pools
 
 import numpy as np  # noqa: E402
-from common import interleaved, machine_line, table, try_torch  # noqa: E402
 
 from nanogen.models import style as S  # noqa: E402
 from nanogen.models import style_features as SF  # noqa: E402
@@ -105,34 +105,33 @@ def torch_gram(f):
     return f @ f.transpose(1, 2) / (C * H * W)
 
 
-def main():
-    torch = try_torch(args.threads)
+def worker():
+    torch = common.torch_threads(args.threads) if args.worker == "torch" else None
     net = SF.random_features(seed=0)
     rng = np.random.default_rng(0)
-    print(f"{machine_line()}; threads {args.threads}; torch {torch.__version__ if torch else 'not installed'}")
-    rows = []
+    fns, check = {}, {}
     for side in (int(s) for s in args.sizes.split(",")):
         image = rng.random((1, 3, side, side), dtype=np.float32)
         style = rng.random((1, 3, side, side), dtype=np.float32)
-        fns = {"nanogen features": lambda: nanogen_features(net, image)}
-        # a whole step: Adam on the pixels
         targets = S.style_targets(net, image, style, net.content_layers, net.style_layers)
         weights = {k: 1 / len(net.style_layers) for k in net.style_layers}
-        x = Tensor(image.copy(), requires_grad=True)
-        opt = Adam([x], lr=0.02)
-        fns["nanogen step"] = lambda: S.style_step(net, x, opt, targets, 1.0, 100.0, 1.0, weights)
-        if torch is not None:
+        if torch is None:
+            fns[f"{side}x{side} features"] = lambda image=image: nanogen_features(net, image)
+            x = Tensor(image.copy(), requires_grad=True)
+            opt = Adam([x], lr=0.02)
+            fns[f"{side}x{side} step"] = lambda x=x, opt=opt, targets=targets, weights=weights: S.style_step(
+                net, x, opt, targets, 1.0, 100.0, 1.0, weights)
+            loss, grad = nanogen_features(net, image)
+        else:
             model, mean, std = torch_net(torch, net)
-            (a, ga), (b, gb) = nanogen_features(net, image), torch_features(torch, model, mean, std, net.names, image)
-            assert abs(a - b) <= 1e-4 * abs(b) and np.allclose(ga, gb, rtol=1e-3, atol=1e-6 * np.abs(gb).max()), \
-                f"nanogen and torch disagree: loss {a} vs {b}, max grad diff {np.abs(ga - gb).max()}"
-            fns["torch features"] = lambda: torch_features(torch, model, mean, std, net.names, image)
+            fns[f"{side}x{side} features"] = lambda image=image: torch_features(torch, model, mean, std, net.names,
+                                                                                image)
             ct = {k: torch.from_numpy(v) for k, v in targets["content"].items()}
             st = {k: torch.from_numpy(v) for k, v in targets["style"].items()}
             tx = torch.from_numpy(image.copy()).requires_grad_(True)
             topt = torch.optim.Adam([tx], lr=0.02)
 
-            def torch_step():
+            def torch_step(tx=tx, topt=topt, ct=ct, st=st, weights=weights, model=model, mean=mean, std=std):
                 topt.zero_grad(set_to_none=True)
                 f = torch_taps(model, mean, std, tx, net.names)
                 loss = sum(torch.nn.functional.mse_loss(f[k], ct[k]) for k in ct)
@@ -143,16 +142,26 @@ def main():
                 with torch.no_grad():
                     tx.clamp_(0, 1)
 
-            fns["torch step"] = torch_step
-        t = interleaved(fns, rounds=args.rounds, repeat=3, warmup=2)
-        for what in ("features", "step"):
-            ours = t[f"nanogen {what}"]
-            theirs = t.get(f"torch {what}")
-            rows.append([f"{side}x{side}", what, f"{ours * 1e3:.1f}",
-                         f"{theirs * 1e3:.1f}" if theirs else "-", f"{ours / theirs:.2f}x" if theirs else "-"])
-    table(rows, ["image", "measure", "nanogen ms", "torch ms", "nanogen / torch"])
-    print("features: forward + backward of the random network w.r.t. the image; step: a whole Adam step "
-          "(features, Gram matrices, losses, backward, update)")
+            fns[f"{side}x{side} step"] = torch_step
+            loss, grad = torch_features(torch, model, mean, std, net.names, image)
+        check[str(side)] = [float(loss), np.asarray(grad, np.float64).ravel()[::97].tolist()]
+    common.finish_worker(common.time_calls(fns, repeat=args.repeat), check=check)
+
+
+def main():
+    if args.worker:
+        return worker()
+    fws = ["nanogen"] + (["torch"] if common.have_torch() else [])
+    results = common.run_rounds(__file__, fws, ["--sizes", args.sizes], args)
+    if "torch" in results:  # same numbers first
+        for side, (a, ga) in results["nanogen"][0]["check"].items():
+            b, gb = results["torch"][0]["check"][side]
+            ga, gb = np.array(ga), np.array(gb)
+            assert abs(a - b) <= 1e-4 * abs(b) and np.allclose(ga, gb, rtol=1e-3, atol=1e-6 * np.abs(gb).max()), \
+                f"nanogen and torch disagree at {side}: loss {a} vs {b}, max grad diff {np.abs(ga - gb).max()}"
+    common.header("style transfer: features (forward + backward w.r.t. the image) and a whole Adam step "
+                  "(benchmarks/bench_style.py)", args, results)
+    common.comparison_table(results, list(results["nanogen"][0]["times"]))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The reference VAE (PyTorch's examples/vae/main.py: 784-400-20-400-784, Bernoulli BCE + KL summed
 over the batch, Adam 1e-3, batch 128) trained on MNIST by nanogen and by PyTorch CPU, in one run.
 
-Each framework trains in its own subprocess, so that resource.getrusage(RUSAGE_SELF).ru_maxrss is
-that framework's peak memory alone (data included: both load the same float32 arrays through
-nanogen.data.mnist). Both start from the same weights (nanogen's init, copied into torch), visit
+Each framework trains in its own subprocess, alternating round after round (the protocol of
+benchmarks/common.py: BLAS reported, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE removed for these runs
+only, peak memory as VmHWM of the worker: data included, both load the same float32 arrays
+through nanogen.data.mnist). Both start from the same weights (nanogen's init, copied into torch), visit
 the batches in the same order (nanogen's DataLoader permutation of epoch k) and use the same
 eps (a numpy Generator seeded identically); PyTorch runs the reference code as written
 (sigmoid, then F.binary_cross_entropy). Reported per framework: seconds per epoch (training
@@ -21,15 +22,15 @@ peak memory <= PyTorch's. The machine may be shared: read the times with that ca
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import common  # noqa: E402
 REPORT_EPOCHS = (1, 5, 10)
 
 
@@ -149,6 +150,8 @@ def run_torch(args, x, xt, orders):
 
 
 def worker(args):
+    if args.worker == "nanogen":
+        common.nanogen_memory(args)
     x, xt = load_data()
     orders = batch_orders(len(x), args.epochs, args.seed)
     make = run_nanogen if args.worker == "nanogen" else run_torch
@@ -163,8 +166,8 @@ def worker(args):
             elbos[e + 1] = test_neg_elbo()
         print(f"  {args.worker} epoch {e + 1}: {seconds[-1]:.2f} s" +
               (f", test -ELBO {elbos[e + 1]:.2f}" if e + 1 in elbos else ""), file=sys.stderr, flush=True)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux: kilobytes
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "elbos": elbos, "peak_mb": peak_mb}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "elbos": elbos, "peak_mb": common.peak_memory_mb(),
+                      "blas": common.blas_report()}))
 
 
 def profile(args):
@@ -187,35 +190,31 @@ def profile(args):
 
 
 def spawn(name, args):
-    env = dict(os.environ)
-    env.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))   # nanogen's GEMMs: NumPy's OpenBLAS
-    env.setdefault("NUMBA_NUM_THREADS", str(args.threads))
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--epochs", str(args.epochs),
-           "--seed", str(args.seed), "--threads", str(args.threads)]
-    out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, check=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return common.spawn(__file__, name, ["--epochs", args.epochs, "--seed", args.seed, "--malloc", args.malloc],
+                        args.threads)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2, help="BLAS / torch threads (default %(default)s)")
-    p.add_argument("--rounds", type=int, default=1, help="alternate the two runs this many times (medians)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="BLAS / Numba / torch threads (default: all cores)")
+    p.add_argument("--rounds", type=int, default=3, help="alternate the two runs this many times (medians)")
     p.add_argument("--profile", action="store_true", help="also profile one nanogen epoch")
+    common.add_malloc_arg(p)
     p.add_argument("--worker", choices=["nanogen", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         return worker(args)
 
-    sys.path.insert(0, HERE)
-    from common import machine_line, table, try_torch
+    from common import table
 
-    have_torch = try_torch(args.threads) is not None
+    have_torch = common.have_torch()
     names = ["nanogen", "torch"] if have_torch else ["nanogen"]
     runs = {n: [] for n in names}
     for r in range(args.rounds):
-        for n in names:
+        for n in (names if r % 2 == 0 else names[::-1]):
             print(f"round {r + 1}/{args.rounds}: {n}, {args.epochs} epochs", file=sys.stderr, flush=True)
             runs[n].append(spawn(n, args))
     res = {}
@@ -224,8 +223,8 @@ def main():
                   "cpu": statistics.median(statistics.median(r["cpu"]) for r in rs),
                   "mb": statistics.median(r["peak_mb"] for r in rs),
                   "elbos": {int(k): statistics.median(r["elbos"][k] for r in rs) for k in rs[0]["elbos"]}}
-    print(f"\nVAE 784-400-20, MNIST, batch 128, Adam 1e-3, float32, {args.threads} threads, "
-          f"{args.epochs} epoch(s), seed {args.seed}, {args.rounds} round(s) ({machine_line()})\n")
+    common.header(f"VAE 784-400-20, MNIST, batch 128, Adam 1e-3, float32, seed {args.seed} (benchmarks/bench_vae.py)",
+                  args, runs, timing=f"{args.epochs} epoch(s) of training, median epoch")
     epochs = sorted(res["nanogen"]["elbos"])
     header = ["", *names] + (["nanogen / torch"] if have_torch else [])
 
@@ -235,12 +234,18 @@ def main():
             cells.append(f"{values[0] / values[1]:.2f}x" if ratio else f"{values[0] - values[1]:+.2f}")
         return [label, *cells]
 
-    rows = [row("seconds / epoch (median)", [res[n]["s"] for n in names], lambda v: f"{v:.2f}"),
+    spreads = {n: common.spread([statistics.median(r["seconds"]) for r in rs]) for n, rs in runs.items()}
+    if have_torch:
+        per_round = [statistics.median(a["seconds"]) / statistics.median(b["seconds"])
+                     for a, b in zip(runs["nanogen"], runs["torch"])]
+    rows = [["seconds / epoch, median [min-max over rounds]", *[spreads[n] for n in names]]
+            + ([common.spread(per_round) + "x"] if have_torch else []),
+            row("seconds / epoch (median)", [res[n]["s"] for n in names], lambda v: f"{v:.2f}"),
             row("CPU seconds / epoch (all threads)", [res[n]["cpu"] for n in names], lambda v: f"{v:.2f}")]
     for e in epochs:
         rows.append(row(f"test -ELBO after epoch {e}", [res[n]["elbos"][e] for n in names], lambda v: f"{v:.2f}",
                         ratio=False))
-    rows.append(row("peak memory (MB, maxrss)", [res[n]["mb"] for n in names], lambda v: f"{v:.0f}"))
+    rows.append(row("peak memory (MB, VmHWM)", [res[n]["mb"] for n in names], lambda v: f"{v:.0f}"))
     table(rows, header)
     if have_torch:
         s, t = res["nanogen"], res["torch"]

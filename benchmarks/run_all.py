@@ -1,10 +1,12 @@
 """Run every benchmark in its quick default mode, one after the other (`make bench`).
 
 Each script times nanogen against PyTorch CPU (when the optional `bench` extra is installed) and
-the plain-NumPy twins, interleaved and repeated, and prints a table of medians and ratios. The
-long quality runs are flags of the individual scripts, e.g.
+the plain-NumPy twins, each framework in its own process, alternating rounds, and prints a table
+of medians with their spread and the ratios (the protocol: benchmarks/common.py). The long runs
+are flags of the individual scripts, e.g.
     python benchmarks/bench_vae.py --epochs 10
     python benchmarks/bench_conv_ae.py --epoch
+    python benchmarks/bench_dcgan.py --epoch
     python benchmarks/bench_dcgan.py --epochs 5
 """
 

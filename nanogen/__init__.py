@@ -26,6 +26,7 @@ from .ops.linalg import matmul
 from . import functional
 from . import nn, optim, serialize
 from .serialize import save, load
+from .threads import set_num_threads, get_num_threads
 
 __version__ = "0.1.0"
 
@@ -38,4 +39,7 @@ __all__ = [
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp",
     "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze", "expand", "cat", "stack", "split", "chunk",
     "matmul", "functional", "nn", "optim", "serialize", "save", "load",
+    "set_num_threads", "get_num_threads",
 ]
+
+threads.apply_default()  # BLAS + Numba threads: the free cores (see nanogen/threads.py)

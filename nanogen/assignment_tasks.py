@@ -275,7 +275,9 @@ TASKS = (
             "with PH, PW zeros on each side (large enough for every window: _padded_extent). col2im "
             "is its adjoint, cols -> (N, C, H, W): every entry goes back to its pixel and entries "
             "landing on one pixel add up. Loop over the KH*KW taps and move a whole strided slice per "
-            "tap; stride, padding and dilation are (h, w) pairs. Graded against the Numba kernels "
+            "tap; stride, padding and dilation are (h, w) pairs. Leave the result in `cols` (im2col) and "
+            "`x` (col2im): the lines after your code copy it into `out` when the caller passes one. "
+            "Graded against the Numba kernels "
             "and by conv2d's gradient checks on the NumPy path."),
         tests=("tests/test_kernels_conv.py::test_im2col_matches_reference[*]",
                "tests/test_kernels_conv.py::test_col2im_matches_reference[*]",
@@ -287,13 +289,14 @@ TASKS = (
         id="conv2d_gemm", title="Conv2d as matrix products", chapter="kernels",
         files=("nanogen/ops/conv.py",), where="Conv2d.forward, Conv2d.backward (the im2col path)",
         statement=(
-            "Write the im2col path of Conv2d. forward: cols = kernels.im2col(x, KH, KW, stride, "
-            "padding, dilation, OH, OW), (C*KH*KW, N*OH*OW); one GEMM per group, "
-            "y = _grouped_matmul(w3, cols.reshape(G, Cg*KH*KW, N*OH*OW)), (F, N*OH*OW); save cols "
-            "(only if ctx.needs_input_grad[1]) and w3 for backward; return y as (N, F, OH, OW) with "
-            "the bias added (_to_channels_first). backward, with g = grad as rows (G, F/G, N*OH*OW): "
-            "dL/dw = g @ cols.T per group, reshaped to w's shape, and dL/dx = col2im(w3^T @ g) with "
-            "the geometry saved in ctx."),
+            "Write the im2col path of Conv2d for one chunk of n images (the loop over chunks is "
+            "given). forward: cols = kernels.im2col(x[n0:n0 + n], KH, KW, stride, padding, dilation, "
+            "OH, OW, out=workspace.buffer(\"cols\", (C*KH*KW, n*L), x.dtype)); one GEMM per group, "
+            "rows = _grouped_matmul(w3, cols.reshape(G, Cg*KH*KW, n*L), workspace.buffer(\"rows\", "
+            "(F, n*L), x.dtype)); then _rows_to_nchw(rows, y[n0:n0 + n].reshape(n, F, L), b) writes the "
+            "chunk's output with the bias. backward, with g = the chunk's grad as rows (G, F/G, n*L): "
+            "dL/dw += g @ cols.T per group (cols recomputed from x by im2col), and dL/dx for the chunk "
+            "= col2im(w3^T @ g, out=dx[n0:n0 + n]) with the geometry saved in ctx."),
         tests=("tests/test_ops_conv.py::test_conv2d_grad[*]",),
     ),
     Task(

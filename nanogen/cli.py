@@ -167,6 +167,10 @@ def cmd_train(args):
                                  "replace it with --overwrite, or choose another --out")
             clear_run(out)
         cfg = requested
+    if os.environ.get("NANOGEN_KEEP_MEMORY", "1") != "0":  # a training process: reuse freed memory
+        from .memory import keep_freed_memory
+
+        keep_freed_memory()
     shape = recipe_cls.image_shape(cfg)
     x, y = load_dataset(cfg["dataset"], "train", shape)
     cfg.setdefault("data_classes", int(y.max()) + 1)    # labels in the data: 10 digits, or a folder's classes

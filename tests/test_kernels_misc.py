@@ -46,6 +46,19 @@ def test_activation_backward_matches_reference(name, extra, shape, dtype, rng):
     np.testing.assert_allclose(got, expected, **tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("slope", [0.2, 0.0, 1.0, -0.5, 1.5])
+@pytest.mark.parametrize("shape", [(1,), (3, 5), (2, 3, 7, 5)])
+def test_leaky_relu_forward_matches_reference(shape, slope, dtype, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[0] = 0.0
+    want = E.leaky_relu_forward_reference(x, slope)
+    got = E.leaky_relu_forward_numba(x, slope)
+    assert got.dtype == dtype and got.shape == shape
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(E.leaky_relu_forward_numba(x.T, slope), E.leaky_relu_forward_reference(x.T, slope))
+
+
 def test_activation_backward_takes_non_contiguous_arrays(rng):
     grad = rng.standard_normal((6, 4)).T  # (4, 6), not contiguous
     y = rng.standard_normal((6, 4)).T

@@ -71,10 +71,10 @@ def test_grad_without_bias_and_through_two_layers(kernels, rng):
 
 def test_a_wrong_gradient_fails_gradcheck(monkeypatch, rng):
     """The checks above can fail: break col2im (drop one tap) and gradcheck must catch it."""
-    def broken_col2im(cols, *args):
+    def broken_col2im(cols, *args, **kwargs):
         cols = cols.copy()
         cols[0] = 0
-        return kconv.col2im_reference(cols, *args)
+        return kconv.col2im_reference(cols, *args, **kwargs)
 
     monkeypatch.setattr(kconv, "col2im", broken_col2im)
     x, w = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((2, 2, 2, 2))
@@ -108,6 +108,46 @@ def test_input_grad_skipped_when_not_needed(op, monkeypatch, rng):
     for got, want in zip(part[1:], full[1:]):
         assert got.grad.dtype == np.float32
         np.testing.assert_allclose(got.grad, want.grad, rtol=1e-6, atol=1e-6)
+
+
+# N, C, H, W, F, (KH, KW), stride, padding, dilation, groups, output_padding (conv_transpose2d)
+CHUNK_CASES = [
+    (5, 3, 7, 6, 4, (3, 3), (1, 1), (1, 1), (1, 1), 1, (0, 0)),
+    (3, 4, 9, 8, 6, (4, 4), (2, 2), (1, 1), (1, 1), 2, (1, 0)),  # groups, DCGAN k4 s2 p1, output_padding
+    (1, 2, 5, 7, 3, (2, 3), (3, 2), (0, 2), (2, 1), 1, (2, 1)),  # batch 1, dilation, odd sizes
+    (7, 6, 5, 5, 3, (1, 1), (1, 1), (0, 0), (1, 1), 3, (0, 0)),
+]
+
+
+@pytest.mark.parametrize("case", CHUNK_CASES, ids=lambda c: "x".join(map(str, c[:5])))
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+def test_batch_chunks_give_the_whole_batch_result(op, case, kernels, monkeypatch, rng):
+    """The ops loop over chunks of images (ops/conv.py, CHUNK_BYTES): one image per chunk, two, or
+    the whole batch at once give the same y and the same gradients of x, w and b."""
+    from nanogen.ops import conv as ops_conv
+
+    N, C, H, W, F, k, s, p, d, g, op_pad = case
+    if op == "conv2d":
+        x = rng.standard_normal((N, C, H, W))
+        w = rng.standard_normal((F, C // g) + k)
+        b = rng.standard_normal(F)
+        run = lambda *a: conv2d(*a, stride=s, padding=p, dilation=d, groups=g)  # noqa: E731
+    else:
+        x = rng.standard_normal((N, F, H, W))
+        w = rng.standard_normal((F, C // g) + k)
+        b = rng.standard_normal(C)
+        run = lambda *a: conv_transpose2d(*a, stride=s, padding=p, output_padding=op_pad, groups=g,  # noqa: E731
+                                          dilation=d)
+    results = []
+    for chunk_bytes in (1, 4 * 10**4, 10**12):  # one image per chunk, a few, all at once
+        monkeypatch.setattr(ops_conv, "CHUNK_BYTES", chunk_bytes)
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = run(*ts)
+        y.backward(np.cos(np.arange(y.data.size)).reshape(y.shape))
+        results.append([y.data] + [t.grad for t in ts])
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])

@@ -53,10 +53,11 @@ def _padded_extent(size, pad, out, kernel, stride, dilation):
     return max(size + 2 * pad, (out - 1) * stride + (kernel - 1) * dilation + 1)
 
 
-def im2col_reference(x, KH, KW, stride, padding, dilation, OH, OW):
+def im2col_reference(x, KH, KW, stride, padding, dilation, OH, OW, out=None):
     """cols[(c, kh, kw), (n, oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW].
 
     x: (N, C, H, W)  ->  cols: (C*KH*KW, N*OH*OW); stride, padding, dilation are (h, w) pairs.
+    out: None, or a C-contiguous (C*KH*KW, N*OH*OW) array to write cols into (and return).
     """
     # BEGIN SOLUTION conv2d_im2col
     N, C, H, W = x.shape
@@ -71,15 +72,20 @@ def im2col_reference(x, KH, KW, stride, padding, dilation, OH, OW):
             h0, w0 = kh * DH, kw * DW
             tap = xp[:, :, h0:h0 + SH * (OH - 1) + 1:SH, w0:w0 + SW * (OW - 1) + 1:SW]  # (N, C, OH, OW)
             cols[:, kh, kw] = tap.transpose(1, 0, 2, 3)
-    return cols.reshape(C * KH * KW, N * OH * OW)
+    cols = cols.reshape(C * KH * KW, N * OH * OW)
     # END SOLUTION
+    if out is None:
+        return cols
+    out[...] = cols
+    return out
 
 
-def col2im_reference(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW):
+def col2im_reference(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW, out=None):
     """x[n, c, h, w] = sum of every cols[(c, kh, kw), (n, oh, ow)] with oh*SH + kh*DH - PH = h
     and ow*SW + kw*DW - PW = w: the adjoint of im2col_reference.
 
     cols: (C*KH*KW, N*OH*OW)  ->  x: x_shape = (N, C, H, W).
+    out: None, or a C-contiguous x_shape array to write x into (and return).
     """
     # BEGIN SOLUTION conv2d_im2col
     N, C, H, W = x_shape
@@ -94,8 +100,12 @@ def col2im_reference(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW):
             # within one tap the strided slice hits each pixel at most once, so += is safe
             tap = xp[:, :, h0:h0 + SH * (OH - 1) + 1:SH, w0:w0 + SW * (OW - 1) + 1:SW]  # a view into xp
             tap += cols[:, kh, kw].transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(xp[:, :, PH:PH + H, PW:PW + W])
+    x = np.ascontiguousarray(xp[:, :, PH:PH + H, PW:PW + W])
     # END SOLUTION
+    if out is None:
+        return x
+    out[...] = x
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,16 +186,24 @@ def _run_start(kh, kw, stride, dilation, HQ, OW):
     return ((kw * SH + a) * HQ + i0) * OW
 
 
+def im2col_numba(x, KH, KW, stride, padding, dilation, OH, OW, out=None):
+    """Same result as im2col_reference (x C-contiguous, out C-contiguous or None)."""
+    N, C = x.shape[:2]
+    if out is None:
+        out = np.empty((C * KH * KW, N * OH * OW), dtype=x.dtype)
+    _im2col_into(x, KH, KW, stride, padding, dilation, OH, OW, out)
+    return out
+
+
 @njit(cache=True, parallel=True)
-def im2col_numba(x, KH, KW, stride, padding, dilation, OH, OW):
-    """Same result as im2col_reference; parallel over (channel, block of images) tasks."""
+def _im2col_into(x, KH, KW, stride, padding, dilation, OH, OW, cols):
+    """im2col_numba's loops: cols = im2col(x), parallel over (channel, block of images) tasks."""
     N, C, H, W = x.shape
     SH = stride[0]
     HQ = OH + ((KH - 1) * dilation[0]) // SH  # rows of one row phase that some window reaches
     ZP = KW * SH * HQ * OW  # scratch values per image plane
     L = OH * OW
     NL = N * L
-    cols = np.empty((C * KH * KW, NL), dtype=x.dtype)
     xf = x.reshape(-1)  # x is C-contiguous: the ops pass np.ascontiguousarray(x)
     cf = cols.reshape(-1)
     NB = (N + BLOCK - 1) // BLOCK
@@ -205,19 +223,25 @@ def im2col_numba(x, KH, KW, stride, padding, dilation, OH, OW):
                     dst = uint64(rb + n * L)
                     for q in range(L):
                         cf[dst + uint64(q)] = z[src + uint64(q)]
-    return cols
+
+
+def col2im_numba(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW, out=None):
+    """Same result as col2im_reference (cols C-contiguous, out C-contiguous or None)."""
+    if out is None:
+        out = np.empty(x_shape, dtype=cols.dtype)
+    _col2im_into(cols, KH, KW, stride, padding, dilation, OH, OW, out)
+    return out
 
 
 @njit(cache=True, parallel=True)
-def col2im_numba(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW):
-    """Same result as col2im_reference: im2col_numba's two stages run backwards, adding."""
-    N, C, H, W = x_shape
+def _col2im_into(cols, KH, KW, stride, padding, dilation, OH, OW, x):
+    """col2im_numba's loops: x = col2im(cols), im2col's two stages run backwards, adding."""
+    N, C, H, W = x.shape
     SH = stride[0]
     HQ = OH + ((KH - 1) * dilation[0]) // SH
     ZP = KW * SH * HQ * OW
     L = OH * OW
     NL = N * L
-    x = np.empty((N, C, H, W), dtype=cols.dtype)
     xf = x.reshape(-1)
     cf = cols.reshape(-1)  # cols is C-contiguous (a fresh GEMM result)
     NB = (N + BLOCK - 1) // BLOCK
@@ -237,7 +261,6 @@ def col2im_numba(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW):
                         z[dst + uint64(q)] += cf[src + uint64(q)]
         for n in range(n0, n1):  # stage 1 backwards
             _scatter_plane(xf, (n * C + c) * H * W, z, (n - n0) * ZP, H, W, KW, stride, padding, dilation, HQ, OW)
-    return x
 
 
 # ---------------------------------------------------------------------------------------------

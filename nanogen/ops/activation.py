@@ -50,9 +50,7 @@ class LeakyReLU(Function):
     def forward(ctx, x, negative_slope=0.01):
         ctx.save_for_backward(x)
         ctx.slope = negative_slope
-        a = x.dtype.type(negative_slope)
-        # max(x, a*x) equals the definition for 0 <= a <= 1 and has no data-dependent branch
-        return np.maximum(x, a * x) if 0 <= negative_slope <= 1 else np.where(x > 0, x, a * x)
+        return K.leaky_relu_forward(x, negative_slope)  # one fused pass; the twin: max(x, a*x)
 
     @staticmethod
     def backward(ctx, grad):

@@ -1,0 +1,101 @@
+"""Threads: how many cores nanogen's GEMMs (NumPy's BLAS) and Numba kernels use.
+
+    nanogen.set_num_threads(1)      # both BLAS and Numba, from now on
+    nanogen.get_num_threads()       # -> 1
+    NANOGEN_NUM_THREADS=2 nanogen train dcgan      # the same from the shell
+
+Why it matters: BLAS and Numba split each big operation over threads and wait for all of them
+at the end. On a machine whose cores are taken by other programs, one of those threads is
+often not running, and everyone waits for it: measured on a 2-core machine at load ~21 (other
+trainings running), the MLP step of benchmarks/bench_mlp.py took 24 ms with one BLAS thread and
+135-1000 ms with two; PyTorch fell the same way (45 ms with one thread, 1,330 ms with two). On an
+idle machine two threads are faster (up to 2x for GEMM-heavy convolutions). Losing up to 2x when
+idle is much cheaper than losing 5-40x when busy, so the default, chosen once at import, counts
+the cores that are free: all cores minus the 1-minute load average (os.getloadavg), at least 1.
+An idle laptop gets every core; a busy shared machine gets one thread.
+The default is not applied when you chose yourself: NANOGEN_NUM_THREADS, or any of
+OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS / NUMBA_NUM_THREADS in the environment.
+Results do not depend on the thread count (BLAS splits rows and columns, not sums; the Numba
+kernels that sum split their work in fixed chunks), only the speed does.
+BLAS threads are set through threadpoolctl (the scikit-learn project's small library for
+exactly this: it finds the BLAS NumPy loaded and calls its set-threads function).
+"""
+
+import os
+
+_ENV_CHOICES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+_current = None
+
+
+def cpu_count():
+    """Cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def default_num_threads():
+    """NANOGEN_NUM_THREADS if set, else the cores not busy with other work: cores minus the
+    1-minute load average, rounded, at least 1."""
+    env = os.environ.get("NANOGEN_NUM_THREADS", "").strip()
+    if env:
+        return _check(int(env) if env.isdigit() else env, "NANOGEN_NUM_THREADS")
+    cores = cpu_count()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows: no load average, assume idle
+        load = 0.0
+    return max(1, min(cores, cores - round(load)))
+
+
+def _check(n, what="set_num_threads"):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what}: the number of threads must be a positive int, got {n!r}")
+    return n
+
+
+def set_num_threads(n):
+    """Use n threads for BLAS (NumPy's matrix products) and for the Numba kernels, from now on.
+
+    n above the core count is allowed (BLAS caps it itself); Numba is capped at the thread pool
+    it started with (NUMBA_NUM_THREADS, by default the core count)."""
+    global _current
+    _check(n)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n, user_api="blas")  # not used as a context manager: the limit stays
+    from .kernels import HAVE_NUMBA
+
+    if HAVE_NUMBA:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    _current = n
+
+
+def get_num_threads():
+    """The thread count last set by set_num_threads (or the import-time default); if neither ran
+    (you chose through the environment), what BLAS reports."""
+    if _current is not None:
+        return _current
+    counts = [i["num_threads"] for i in blas_info()]
+    return max(counts) if counts else 1
+
+
+def blas_info():
+    """The BLAS libraries loaded in this process, as threadpoolctl reports them: a list of dicts
+    with 'internal_api' (e.g. 'openblas'), 'version', 'architecture' (the CPU kernel it chose,
+    e.g. 'SkylakeX' or 'Haswell') and 'num_threads'."""
+    from threadpoolctl import threadpool_info
+
+    return [i for i in threadpool_info() if i.get("user_api") == "blas"]
+
+
+def apply_default():
+    """At import: set the default thread count unless the environment already chose one."""
+    if os.environ.get("NANOGEN_NUM_THREADS", "").strip() or not any(os.environ.get(v) for v in _ENV_CHOICES):
+        try:
+            set_num_threads(default_num_threads())
+        except ImportError:  # threadpoolctl missing (a broken install): keep the libraries' own defaults
+            pass
