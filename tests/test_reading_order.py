@@ -121,6 +121,18 @@ def test_the_files_a_lecture_relies_on_are_in_the_reading_order(relpath):
     assert first_mention(relpath) >= 0, f"docs/reading_order.md never names nanogen/{relpath}"
 
 
+def _option_strings(parser):
+    """Every option string of a parser and of all its sub-commands (argparse accepts abbreviations:
+    the reading order must spell flags out in full)."""
+    found = set()
+    for action in parser._actions:
+        found.update(action.option_strings)
+        if isinstance(action.choices, dict):                   # sub-commands: name -> parser
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
+
+
 COMMAND = re.compile(r"`(nanogen (?:train|sample|eval|data|style|assignment)[^`]*)`")
 DEMO = re.compile(r"python (demos/\w+\.py)")
 
@@ -160,6 +172,9 @@ def test_every_command_in_the_reading_order_parses(step, command):
     except SystemExit as e:
         pytest.fail(f"`{command}` from step {step} of docs/reading_order.md no longer parses (argparse exit {e.code})")
     assert args.command == argv[0]
+    known = _option_strings(build_parser())
+    for flag in (a.split("=")[0] for a in argv if a.startswith("--")):
+        assert flag in known, f"`{command}` (step {step}) abbreviates or misspells {flag}: spell the flag out in full"
 
 
 @pytest.mark.parametrize("step,demo", DEMOS)
