@@ -8,7 +8,8 @@
 # used in training; the labels only grade the detector afterwards.
 #
 # Run: `python demos/anomaly.py` (a few minutes on two cores) or `--quick`. Figures: demos/out/anomaly/
-# (roc.png is the best detector's curve).
+# (roc.png is the best detector's curve). demos/outliers.py goes on from here: the VAE's
+# likelihood as the score, where it fails (a model of clothes finds digits more likely) and the fixes.
 
 # %%
 import argparse

@@ -235,6 +235,21 @@ TASKS = (
                "tests/test_models_vae.py::test_vae_loss_grad[*]"),
     ),
     Task(
+        id="ood_input_complexity", title="Corrected outlier scores", chapter="models",
+        files=("nanogen/models/outliers.py",), where="compressed_bits, input_complexity, likelihood_ratio",
+        statement=(
+            "Write the two likelihood ratios that fix the likelihood's outlier paradox. "
+            "compressed_bits(x, level): for each image of x (N, C, H, W) in [0, 1], round x * 255 to "
+            "uint8 and return 8 * len(zlib.compress(image.tobytes(), level)) as a float64 (N,) array: "
+            "L(x), the bits a generic compressor needs. input_complexity(nll, bits) = nll - bits * ln 2 "
+            "(Serra et al. 2020: the model's code length minus the compressor's, both in nats). "
+            "likelihood_ratio(nll, nll_background) = nll - nll_background (Ren et al. 2019). "
+            "Return float64 arrays of shape (N,)."),
+        tests=("tests/test_models_outliers.py::test_compressed_bits_is_zlib_of_the_8_bit_pixels",
+               "tests/test_models_outliers.py::test_input_complexity_and_likelihood_ratio_formulas",
+               "tests/test_models_outliers.py::test_outlier_scores_are_the_vae_estimates_in_the_order_asked"),
+    ),
+    Task(
         id="gan_discriminator_step", title="GAN discriminator step", chapter="models",
         files=("nanogen/models/gan.py",), where="d_step",
         statement=(

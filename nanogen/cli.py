@@ -1,9 +1,10 @@
 """The `nanogen` command (also `python -m nanogen`): train, sample, eval, data, style, assignment.
 
     nanogen train MODEL [--epochs E] [--batch-size B] [--lr LR] [--latent-dim D] [--seed S]
-                        [--subset N] [--dataset mnist|fashion-mnist] [--out DIR] [--resume]
+                        [--subset N] [--dataset mnist|fashion-mnist] [--holdout-class K]
+                        [--out DIR] [--resume]
     nanogen sample RUN [--n N] [--out FILE]
-    nanogen eval RUN [--json]
+    nanogen eval RUN [--json] [--ood DATASET [--scores NAME ...] [--background RUN]]
     nanogen data info|verify|download
     nanogen assignment list | make --tasks ID... --out DIR | grade DIR
     nanogen style [--content IMG] [--style IMG] [--steps N] [--size S] [--out FILE]
@@ -36,6 +37,8 @@ def _common_train_args(p, defaults):
     p.add_argument("--dataset", type=dataset_name, default="mnist", metavar="mnist|fashion-mnist|folder:PATH",
                    help="the training images: MNIST (default), Fashion-MNIST, or a folder of your own PNG/JPEG "
                         "files (subfolders = classes; see docs/own_images.md)")
+    p.add_argument("--holdout-class", type=int, choices=range(10), default=None, metavar="K",
+                   help="leave class K out of training (outlier detection: nanogen eval RUN --ood heldout)")
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -74,6 +77,9 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=positive(int, "--limit"), default=None, help="evaluate on the first N test images")
+    from .ood_cli import add_ood_arguments
+
+    add_ood_arguments(p)
 
     from .assignments import add_assignment_parser
     from .style_cli import add_style_parser
@@ -125,6 +131,8 @@ def cmd_train(args):
     shape = recipe_cls.image_shape(cfg)
     x, y = load_dataset(cfg["dataset"], "train", shape)
     cfg.setdefault("data_classes", int(y.max()) + 1)    # labels in the data: 10 digits, or a folder's classes
+    if cfg.get("holdout_class") is not None:                  # before --subset: N images of the nine classes
+        x, y = x[y != cfg["holdout_class"]], y[y != cfg["holdout_class"]]
     if cfg.get("subset"):
         x, y = x[: cfg["subset"]], y[: cfg["subset"]]
     x_test, y_test = load_dataset(cfg["dataset"], "test", shape)
@@ -173,6 +181,10 @@ def cmd_sample(args):
 def cmd_eval(args):
     from .autograd import no_grad
 
+    if args.ood:
+        from .ood_cli import eval_ood
+
+        return eval_ood(args)
     recipe, cfg = load_run(args.run)
     x, y = load_dataset(cfg.get("dataset", "mnist"), "test", recipe.image_shape(cfg))
     if args.limit:

@@ -1,4 +1,4 @@
-"""Evaluation numbers on raw NumPy arrays: AUROC, Frechet distance, inception score, mode
+"""Evaluation numbers on raw NumPy arrays: AUROC, AUPRC, Frechet distance, inception score, mode
 coverage, the IWAE log-mean-exp, active units, accuracy.
 
 No autograd and no models here: every function takes arrays that a model has already produced
@@ -7,10 +7,12 @@ floats. Read after models/ (which produce those arrays); plot.py draws what thes
 Everything is computed in float64 with the stable form of each formula, and bad shapes raise a
 ValueError naming the function, what it expected and what it got.
 
-References: Mann & Whitney 1947 (AUROC as a rank statistic); Heusel et al. 2017, "GANs trained by
-a two time-scale update rule", App. B (Frechet distance); Salimans et al. 2016, "Improved
-techniques for training GANs", Sec. 4 (inception score); Burda et al. 2016, "Importance weighted
-autoencoders", Sec. 3 and 5.2 (the bound and active units).
+References: Mann & Whitney 1947 (AUROC as a rank statistic); Davis & Goadrich 2006, "The
+relationship between precision-recall and ROC curves", Sec. 4 (AUPRC without linear
+interpolation); Heusel et al. 2017, "GANs trained by a two time-scale update rule", App. B
+(Frechet distance); Salimans et al. 2016, "Improved techniques for training GANs", Sec. 4
+(inception score); Burda et al. 2016, "Importance weighted autoencoders", Sec. 3 and 5.2 (the
+bound and active units).
 """
 
 import numpy as np
@@ -21,6 +23,8 @@ __all__ = [
     "accuracy",
     "auroc",
     "roc_curve",
+    "precision_recall_curve",
+    "auprc",
     "gaussian_stats",
     "frechet_distance",
     "frechet_distance_from_features",
@@ -128,6 +132,18 @@ def auroc(scores, labels):
     return float(U / (P * Q))
 
 
+def _threshold_counts(s, y):
+    """True and false positives of the rule "positive if score >= t" for each distinct score t,
+    thresholds decreasing: tps, fps: (T,) int, thresholds: (T,). Tied scores form one threshold,
+    so a block of equal scores is counted all at once (no arbitrary order inside a tie)."""
+    order = np.argsort(-s, kind="stable")                     # highest score first
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.nonzero(np.diff(s))[0], s.shape[0] - 1]   # end of each block of equal scores
+    tps = np.cumsum(y)[last_of_tie]                           # positives scoring >= each threshold
+    fps = (last_of_tie + 1) - tps                             # negatives scoring >= each threshold
+    return tps, fps, s[last_of_tie]
+
+
 def roc_curve(scores, labels):
     """The ROC curve: for each threshold t, (false positive rate, true positive rate) of the
     rule "positive if score >= t".
@@ -139,15 +155,39 @@ def roc_curve(scores, labels):
     """
     s = _array(scores, "scores", "roc_curve", ndim=1)
     y = _binary_labels(labels, s.shape[0], "roc_curve")
-    order = np.argsort(-s, kind="stable")                     # highest score first
-    s, y = s[order], y[order]
-    last_of_tie = np.r_[np.nonzero(np.diff(s))[0], s.shape[0] - 1]   # end of each block of equal scores
-    tps = np.cumsum(y)[last_of_tie]                           # positives scoring >= each threshold
-    fps = (last_of_tie + 1) - tps                             # negatives scoring >= each threshold
+    tps, fps, thresholds = _threshold_counts(s, y)
     tpr = np.r_[0.0, tps / tps[-1]]
     fpr = np.r_[0.0, fps / fps[-1]]
-    thresholds = np.r_[np.inf, s[last_of_tie]]
-    return fpr, tpr, thresholds
+    return fpr, tpr, np.r_[np.inf, thresholds]
+
+
+def precision_recall_curve(scores, labels):
+    """Precision and recall of the rule "positive if score >= t", for each distinct score t.
+
+    scores: (N,);  labels: (N,) 0/1 or bool.
+    -> precision: (T,), recall: (T,), thresholds: (T,) with T distinct scores, thresholds
+       decreasing (so recall rises to 1 at the smallest score).
+        precision(t) = TP(t) / (TP(t) + FP(t)),    recall(t) = TP(t) / P
+    """
+    s = _array(scores, "scores", "precision_recall_curve", ndim=1)
+    y = _binary_labels(labels, s.shape[0], "precision_recall_curve")
+    tps, fps, thresholds = _threshold_counts(s, y)
+    return tps / (tps + fps), tps / tps[-1], thresholds
+
+
+def auprc(scores, labels):
+    """Area under the precision-recall curve, as average precision (AP):
+
+        AP = Σ_t (R_t - R_{t-1}) P_t      over the thresholds t, highest first, R_0 = 0
+    the precision at each threshold weighted by the recall it adds: a step function, not a
+    trapezoid (linear interpolation between PR points is optimistic: Davis & Goadrich 2006).
+    scores: (N,) real, higher means "more positive";  labels: (N,) 0/1 or bool.   ->   float
+    Tied scores are one threshold. Chance level is the positive fraction P / N (not 0.5 as for
+    AUROC): report it beside the number. Unlike AUROC, AP depends on which class is "positive".
+    e.g. scores [0.8, 0.4, 0.35, 0.1], labels [1, 0, 1, 0]: AP = 0.5 * 1 + 0.5 * 2/3 = 0.833.
+    """
+    precision, recall, _ = precision_recall_curve(scores, labels)
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -73,6 +73,60 @@ def test_roc_curve_endpoints_monotone_and_area_equals_auroc(rng):
     assert area == pytest.approx(M.auroc(s, y), abs=1e-12)
 
 
+@pytest.mark.parametrize("scores, labels, want", [
+    ([1.0, 1.0, 0.0], [1, 0, 1], 0.25),                         # (1 vs 1) tie = 1/2, (0 vs 1) lost = 0
+    ([0.9, 0.5, 0.5, 0.5, 0.1], [1, 1, 0, 0, 0], 5 / 6),         # 3 wins + (2 ties = 1) + 1 win, of 6 pairs
+    ([0.2, 0.2, 0.2, 0.2], [0, 1, 0, 1], 0.5),                  # all tied
+    ([3.0, 1.0, 2.0], [0, 1, 0], 0.0),                          # the positive lowest
+])
+def test_auroc_hand_computed_with_ties(scores, labels, want):
+    assert M.auroc(scores, labels) == pytest.approx(want, abs=1e-12)
+
+
+def brute_force_average_precision(s, y):
+    """AP as the mean over the positives of the precision at each one's own score: among all
+    points scoring >= s_i, the fraction that are positive (a tie counts as one threshold)."""
+    s, y = np.asarray(s, float), np.asarray(y, bool)
+    return np.mean([np.mean(y[s >= t]) for t in s[y]])
+
+
+@pytest.mark.parametrize("scores, labels, want", [
+    ([0.8, 0.4, 0.35, 0.1], [1, 0, 1, 0], 0.5 * 1 + 0.5 * 2 / 3),      # R 0.5 at P 1, then R 1 at P 2/3
+    ([0.9, 0.5, 0.5, 0.5, 0.1], [1, 1, 0, 0, 0], 0.5 * 1 + 0.5 * 2 / 4),   # the tie block {1, 0, 0}: P = 2/4
+    ([1.0, 1.0, 0.0], [1, 0, 1], 0.5 * 0.5 + 0.5 * 2 / 3),
+    ([0.2, 0.2, 0.2, 0.2, 0.2], [0, 1, 0, 0, 1], 2 / 5),            # all tied: the positive fraction (chance)
+    ([3.0, 2.0, 1.0], [1, 1, 0], 1.0),                              # perfect
+])
+def test_auprc_hand_computed_with_ties(scores, labels, want):
+    assert M.auprc(scores, labels) == pytest.approx(want, abs=1e-12)
+    assert brute_force_average_precision(scores, labels) == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("n, n_levels", [(2, 3), (9, 2), (80, 6), (301, 1000)])
+def test_auprc_matches_mean_precision_at_each_positive(n, n_levels, rng):
+    s = rng.integers(0, n_levels, n).astype(np.float64)        # few levels: many ties
+    y = rng.integers(0, 2, n)
+    y[0], y[1] = 0, 1
+    assert M.auprc(s, y) == pytest.approx(brute_force_average_precision(s, y), abs=1e-12)
+
+
+def test_precision_recall_curve_known_small_case():
+    precision, recall, thr = M.precision_recall_curve([0.9, 0.5, 0.5, 0.5, 0.1], [1, 1, 0, 0, 0])
+    np.testing.assert_allclose(precision, [1, 2 / 4, 2 / 5])
+    np.testing.assert_allclose(recall, [0.5, 1, 1])
+    np.testing.assert_allclose(thr, [0.9, 0.5, 0.1])
+
+
+def test_auprc_depends_on_which_class_is_positive_and_checks_input():
+    s, y = np.array([0.9, 0.5, 0.5, 0.5, 0.1]), np.array([1, 1, 0, 0, 0])
+    assert M.auroc(-s, 1 - y) == pytest.approx(M.auroc(s, y))  # AUROC: symmetric
+    assert M.auprc(-s, 1 - y) != pytest.approx(M.auprc(s, y))  # AP: not
+    with pytest.raises(ValueError, match="both classes"):
+        M.auprc([0.1, 0.2], [0, 0])
+    with pytest.raises(ValueError, match="auprc|precision_recall_curve"):
+        M.auprc([0.1, np.inf], [0, 1])
+
+
 # ---------------------------------------------------------------------------------------------- Frechet
 
 def fd_1d(m1, s1, m2, s2):

@@ -16,6 +16,7 @@ from ..tensor import Tensor
 from ..train import Recipe
 from . import register
 from .autoencoder import AEConfig, build_model, corrupt, encode_all, reconstruction_errors, train_step
+from .outliers import outlier_scores
 
 
 @register
@@ -75,6 +76,12 @@ class AutoencoderRecipe(Recipe):
         if cfg.arch == "mlp" and cfg.code_activation != "none":
             out["mean_code_activation"] = float(encode_all(m, x).mean())
         return out
+
+    has_likelihood = False                                    # `nanogen eval --ood`: recon_mse only
+
+    def score_outliers(self, x, names, rng, background=None, iw_samples=None):
+        """Outlier scores {name: (N,)} of images x (ood_cli.py, models/outliers.py)."""
+        return outlier_scores(self.model, x, names, rng)
 
     def sample(self, n, rng):
         raise ValueError(

@@ -7,12 +7,16 @@ the recipe adds its own flags:
     --binarize              dynamically binarised MNIST: each batch's pixels are drawn afresh as
                             x_i ~ Bernoulli(grey value), and the test set is binarised once with --seed
     --iw-samples K, --iw-subset N      `nanogen eval`: the IWAE bound with K samples on the first N test images
+    --perturb MU            train a background model for outlier detection (models/outliers.py): each
+                            pixel replaced by U(0, 1) noise with probability MU
 Evaluation (`nanogen eval RUN --json`), in nats per image:
     test_neg_elbo = test_recon + test_kl    on the whole test set, one z per image, beta = 1
     iwae_nll                                -L_K on the first iw_subset images (IWAE bound, K = iw_samples);
                                             neg_elbo_on_iw_subset is the ELBO on those same images
     active_units                            latent coordinates with Var_x(mu(x)) > 0.01
 Eval cost: iw_samples * iw_subset decoder passes (10^6 by default, tens of seconds on two cores).
+Outlier detection (`nanogen eval RUN --ood DATASET`, ood_cli.py): vae, conv-vae and beta-vae give
+every score of models/outliers.py; the cvae none (its p(x|y) needs a label).
 """
 
 import os
@@ -23,10 +27,11 @@ import numpy as np
 from ..autograd import no_grad
 from ..data import dynamic_binarize
 from ..metrics import active_units
-from ..settings import positive
+from ..settings import number, positive
 from ..tensor import Tensor
 from ..train import Recipe
 from . import register
+from .outliers import outlier_scores, perturb
 from .vae import VAEConfig, elbo_terms, iwae_nll, train_step
 from .vae_conv import build_vae
 
@@ -49,6 +54,10 @@ class VAERecipe(Recipe):
         super().add_arguments(parser)
         parser.add_argument("--binarize", action="store_true",
                             help="dynamically binarised MNIST: pixels ~ Bernoulli(grey value), redrawn every batch")
+        parser.add_argument("--perturb", type=number(float, "--perturb", lambda v: 0 <= v < 1, "a probability in [0, 1)"),
+                            default=0.0, metavar="MU",
+                            help="train a background model for `nanogen eval --ood --background`: each pixel "
+                                 "replaced by uniform noise with probability MU (0.1-0.2; models/outliers.py)")
         parser.add_argument("--iw-samples", type=positive(int, "--iw-samples"), default=1000,
                             help="eval: importance samples K of the IWAE bound (default %(default)s)")
         parser.add_argument("--iw-subset", type=positive(int, "--iw-subset"), default=1000,
@@ -62,10 +71,20 @@ class VAERecipe(Recipe):
 
     def train_step(self, batch, rng):
         x = batch[0]
+        if self.config.get("perturb"):                        # a background model (outliers.py), noise
+            x = Tensor(perturb(x.data, self.config["perturb"], rng))   # before binarising: noise pixels stay binary
         if self.config.get("binarize"):
             x = Tensor(dynamic_binarize((x.data,), rng)[0])   # a fresh binary image every time
         y = batch[1].data if self.n_classes else None
         return train_step(self.model, self.optimizers["adam"], x, rng, y)
+
+    has_likelihood = True                                     # `nanogen eval --ood`: every score in outliers.py
+
+    def score_outliers(self, x, names, rng, background=None, iw_samples=100):
+        """Outlier scores {name: (N,)} of images x (ood_cli.py); the test images binarised once if trained so."""
+        if self.config.get("binarize"):
+            x = dynamic_binarize((x,), rng)[0]
+        return outlier_scores(self.model, x, names, rng, iw_samples, background.model if background else None)
 
     def sample(self, n, rng):
         return self.model.sample(n, rng)
@@ -166,6 +185,7 @@ class CVAERecipe(VAERecipe):
     # Z = 2: the label carries the class, the code only the style. With Z = 20, prior samples often land
     # where no training code was and the decoder draws some other digit whatever the label says.
     variant = {"latent_dim": 2, "n_classes": 10}
+    score_outliers = None                                     # p(x|y) needs a label an outlier does not have
 
     def sample(self, n, rng):
         return self.model.sample(n, rng)                      # labels 0, 1, ..., 9, 0, ... in turn
