@@ -191,3 +191,22 @@ def test_a_step_of_the_future_names_a_lecture_file():
             assert any(p.startswith("nanogen/models/") for p in missing), (
                 f"step {number} names {missing}, which are not on disk, and no lecture file among them: "
                 "a typo? (a step waits only for a lecture that has not landed)")
+
+
+def test_every_task_is_in_a_step_and_every_task_named_exists():
+    """The tasks of `nanogen assignment list` belong to steps: each is named in one, and a step
+    whose files are on disk names only tasks that exist."""
+    from nanogen.assignments import task_ids
+
+    ids = set(task_ids())
+    named = {}
+    for step in STEPS:
+        number, heading, body = step
+        lists = re.findall(r"Tasks?:(.*?)(?:\.\s|\.$|\n- |\Z)", body, flags=re.S)
+        for task in re.findall(r"`(\w+)`", " ".join(lists)):
+            named.setdefault(task, number)
+            if _present(step):
+                assert task in ids, f"step {number} of docs/reading_order.md names task `{task}`, which is not a task"
+    missing = sorted(ids - set(named))
+    assert not missing, f"tasks no step of docs/reading_order.md names: {missing}"
+    assert len(named) >= 20
