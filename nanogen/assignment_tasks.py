@@ -450,7 +450,7 @@ CHAPTERS = (
                                                                 "test_notebook*.py")),
     ("models", "the generative models", ("test_models_*.py", "test_style*.py", "test_gan*.py")),
     ("kernels", "make it fast: Numba kernels", ("test_kernels_*.py", "test_bench*.py")),
-    ("teaching", "assignments", ("test_assignments*.py",)),
+    ("teaching", "assignments and the syllabus", ("test_assignments*.py", "test_reading_order*.py")),
 )
 
 
