@@ -197,75 +197,6 @@ TASKS = (
                "tests/test_models_autoencoder.py::test_autoencoder_loss_grad[denoising-*]"),
     ),
     Task(
-        id="vae_reparameterize", title="The reparameterization trick", chapter="models",
-        files=("nanogen/models/vae.py",), where="reparameterize",
-        statement=(
-            "Write reparameterize(mu, logvar, eps): z = mu + sigma * eps with sigma = exp(logvar / 2), "
-            "so that z ~ N(mu, sigma^2) while the randomness sits in eps ~ N(0, I), passed in. Use "
-            "Tensor operations only (logvar.exp(), *, +) so that the gradient reaches the encoder: "
-            "dz/dmu = 1 and dz/dlogvar = 0.5 * sigma * eps. mu, logvar: (N, Z); eps: (N, Z) or "
-            "(K, N, Z) for K importance samples (broadcasting does the rest)."),
-        tests=("tests/test_models_vae.py::test_reparameterized_sample_has_requested_mean_and_variance",
-               "tests/test_models_vae.py::test_reparameterize_grad"),
-    ),
-    Task(
-        id="vae_elbo", title="KL term and the ELBO", chapter="models",
-        files=("nanogen/models/vae.py",), where="kl_to_standard_normal, elbo",
-        statement=(
-            "Write kl_to_standard_normal(mu, logvar) and elbo(x, logits, mu, logvar, nll, beta). The "
-            "KL term of one example is the closed form KL(N(mu, diag exp(logvar)) || N(0, I)) summed "
-            "over its Z latent units: F.kl_normal_standard(mu, logvar, reduction='none') summed over "
-            "the last axis, (N, Z) -> (N,). elbo returns a dict of Tensors, each summed over the "
-            "batch: recon = sum over n of nll(x, logits) (one value per image), kl = sum over n of the "
-            "KL term, and loss = recon + beta * kl (minus the ELBO when beta = 1)."),
-        tests=("tests/test_models_vae.py::test_analytic_kl_matches_monte_carlo",
-               "tests/test_models_vae.py::test_elbo_terms_match_numpy",
-               "tests/test_models_vae.py::test_vae_loss_grad[*]"),
-    ),
-    Task(
-        id="ood_input_complexity", title="Corrected outlier scores", chapter="models",
-        files=("nanogen/models/outliers.py",), where="compressed_bits, input_complexity, likelihood_ratio",
-        statement=(
-            "Write the two likelihood ratios that fix the likelihood's outlier paradox. "
-            "compressed_bits(x, level): for each image of x (N, C, H, W) in [0, 1], round x * 255 to "
-            "uint8 and return 8 * len(zlib.compress(image.tobytes(), level)) as a float64 (N,) array: "
-            "L(x), the bits a generic compressor needs. input_complexity(nll, bits) = nll - bits * ln 2 "
-            "(Serra et al. 2020: the model's code length minus the compressor's, both in nats). "
-            "likelihood_ratio(nll, nll_background) = nll - nll_background (Ren et al. 2019). "
-            "Return float64 arrays of shape (N,)."),
-        tests=("tests/test_models_outliers.py::test_compressed_bits_is_zlib_of_the_8_bit_pixels",
-               "tests/test_models_outliers.py::test_input_complexity_and_likelihood_ratio_formulas",
-               "tests/test_models_outliers.py::test_outlier_scores_are_the_vae_estimates_in_the_order_asked"),
-    ),
-    Task(
-        id="gan_discriminator_step", title="GAN discriminator step", chapter="models",
-        files=("nanogen/models/gan.py",), where="d_step",
-        statement=(
-            "Write d_step(D, opt_d, x_real, x_fake, cfg, y), one update of the discriminator: clear "
-            "D's old gradients (opt_d.zero_grad()), score both batches (D(x_real, y) and D(x_fake, y), "
-            "logits (N, 1)), take loss = discriminator_loss(real_logits, fake_logits, cfg.loss, "
-            "cfg.real_label), backpropagate and step opt_d. x_fake carries no graph, so G gets no "
-            "gradient. Return the diagnostics: loss_d, d_real and d_fake (d_output_probability of each "
-            "batch's logits) and grad_norm_d (grad_norm(D.parameters()) after backward); when "
-            "cfg.d_skip_below is set, also skipped_d = 1.0 if loss_d < cfg.d_skip_below (and then no "
-            "backward and no step), else 0.0."),
-        tests=(_GAN_BOTH_STEPS,
-               "tests/test_models_gan.py::test_d_skip_below_skips_the_update"),
-    ),
-    Task(
-        id="gan_generator_step", title="GAN generator step", chapter="models",
-        files=("nanogen/models/gan.py",), where="g_step",
-        statement=(
-            "Write g_step(G, D, opt_g, x_fake, cfg, y), one update of the generator through a frozen "
-            "discriminator; x_fake = G(z) still carries its graph. Clear G's gradients, freeze D with "
-            "D.requires_grad_(False) so that backward passes through D's layers into x_fake while D's "
-            "weights get no .grad, take loss = generator_loss(D(x_fake, y), cfg.loss) (for bce the "
-            "non-saturating -log D(G(z))), backpropagate, unfreeze D even if something raised "
-            "(try/finally), then step opt_g. Return {'loss_g': loss.item(), 'grad_norm_g': "
-            "grad_norm(G.parameters())}."),
-        tests=(_GAN_BOTH_STEPS,),
-    ),
-    Task(
         id="conv2d_im2col", title="im2col and col2im", chapter="kernels",
         files=("nanogen/kernels/conv.py",), where="im2col_reference, col2im_reference",
         statement=(
@@ -290,8 +221,9 @@ TASKS = (
         files=("nanogen/ops/conv.py",), where="Conv2d.forward, Conv2d.backward (the im2col path)",
         statement=(
             "Write the im2col path of Conv2d for one chunk of n images (the loop over chunks is "
-            "given). forward: cols = kernels.im2col(x[n0:n0 + n], KH, KW, stride, padding, dilation, "
-            "OH, OW, out=workspace.buffer(\"cols\", (C*KH*KW, n*L), x.dtype)); one GEMM per group, "
+            "given). forward: lay the chunk x[n0:n0 + n] out as columns with kernels.im2col (the "
+            "geometry KH, KW, stride, padding, dilation, OH, OW; out= the workspace buffer \"cols\" of "
+            "shape (C*KH*KW, n*L) and x's dtype); one GEMM per group, "
             "rows = _grouped_matmul(w3, cols.reshape(G, Cg*KH*KW, n*L), workspace.buffer(\"rows\", "
             "(F, n*L), x.dtype)); then _rows_to_nchw(rows, y[n0:n0 + n].reshape(n, F, L), b) writes the "
             "chunk's output with the bias. backward, with g = the chunk's grad as rows (G, F/G, n*L): "
@@ -331,18 +263,58 @@ TASKS = (
         env=_NUMPY_KERNELS,
     ),
     Task(
-        id="gram_matrix", title="Gram matrix", chapter="models",
-        files=("nanogen/models/style.py",), where="Gram.forward, Gram.backward",
+        id="vae_reparameterize", title="The reparameterization trick", chapter="models",
+        files=("nanogen/models/vae.py",), where="reparameterize",
         statement=(
-            "Write Gram.forward and Gram.backward: G[n] = f[n] @ f[n].T / (C*H*W) with f = x reshaped "
-            "to (N, C, H*W); x: (N, C, H, W) -> G: (N, C, C). Use one 2-D matrix product per image "
-            "and save f for backward. backward, with grad = dL/dG of shape (N, C, C): dL/df = "
-            "(grad + grad^T) @ f / (C*H*W) per image (G uses f twice, as f and as f^T), returned in "
-            "x's shape."),
-        tests=("tests/test_models_style.py::test_gram_forward_matches_numpy[*]",
-               "tests/test_models_style.py::test_gram_grad[*]",
-               "tests/test_models_style.py::test_gram_is_independent_of_image_size",
-               "tests/test_models_style.py::test_gram_keeps_dtype"),
+            "Write reparameterize(mu, logvar, eps): z = mu + sigma * eps with sigma = exp(logvar / 2), "
+            "so that z ~ N(mu, sigma^2) while the randomness sits in eps ~ N(0, I), passed in. Use "
+            "Tensor operations only (logvar.exp(), *, +) so that the gradient reaches the encoder: "
+            "dz/dmu = 1 and dz/dlogvar = 0.5 * sigma * eps. mu, logvar: (N, Z); eps: (N, Z) or "
+            "(K, N, Z) for K importance samples (broadcasting does the rest)."),
+        tests=("tests/test_models_vae.py::test_reparameterized_sample_has_requested_mean_and_variance",
+               "tests/test_models_vae.py::test_reparameterize_grad"),
+    ),
+    Task(
+        id="vae_elbo", title="KL term and the ELBO", chapter="models",
+        files=("nanogen/models/vae.py",), where="kl_to_standard_normal, elbo",
+        statement=(
+            "Write kl_to_standard_normal(mu, logvar) and elbo(x, logits, mu, logvar, nll, beta). The "
+            "KL term of one example is the closed form KL(N(mu, diag exp(logvar)) || N(0, I)) summed "
+            "over its Z latent units: F.kl_normal_standard(mu, logvar, reduction='none') summed over "
+            "the last axis, (N, Z) -> (N,). elbo returns a dict of Tensors, each summed over the "
+            "batch: recon = sum over n of nll(x, logits) (one value per image), kl = sum over n of the "
+            "KL term, and loss = recon + beta * kl (minus the ELBO when beta = 1)."),
+        tests=("tests/test_models_vae.py::test_analytic_kl_matches_monte_carlo",
+               "tests/test_models_vae.py::test_elbo_terms_match_numpy",
+               "tests/test_models_vae.py::test_vae_loss_grad[*]"),
+    ),
+    Task(
+        id="gan_discriminator_step", title="GAN discriminator step", chapter="models",
+        files=("nanogen/models/gan.py",), where="d_step",
+        statement=(
+            "Write d_step(D, opt_d, x_real, x_fake, cfg, y), one update of the discriminator: clear "
+            "D's old gradients (opt_d.zero_grad()), score both batches (D(x_real, y) and D(x_fake, y), "
+            "logits (N, 1)), take loss = discriminator_loss(real_logits, fake_logits, cfg.loss, "
+            "cfg.real_label), backpropagate and step opt_d. x_fake carries no graph, so G gets no "
+            "gradient. Return the diagnostics: loss_d, d_real and d_fake (d_output_probability of each "
+            "batch's logits) and grad_norm_d (grad_norm(D.parameters()) after backward); when "
+            "cfg.d_skip_below is set, also skipped_d = 1.0 if loss_d < cfg.d_skip_below (and then no "
+            "backward and no step), else 0.0."),
+        tests=(_GAN_BOTH_STEPS,
+               "tests/test_models_gan.py::test_d_skip_below_skips_the_update"),
+    ),
+    Task(
+        id="gan_generator_step", title="GAN generator step", chapter="models",
+        files=("nanogen/models/gan.py",), where="g_step",
+        statement=(
+            "Write g_step(G, D, opt_g, x_fake, cfg, y), one update of the generator through a frozen "
+            "discriminator; x_fake = G(z) still carries its graph. Clear G's gradients, freeze D with "
+            "D.requires_grad_(False) so that backward passes through D's layers into x_fake while D's "
+            "weights get no .grad, take loss = generator_loss(D(x_fake, y), cfg.loss) (for bce the "
+            "non-saturating -log D(G(z))), backpropagate, unfreeze D even if something raised "
+            "(try/finally), then step opt_g. Return {'loss_g': loss.item(), 'grad_norm_g': "
+            "grad_norm(G.parameters())}."),
+        tests=(_GAN_BOTH_STEPS,),
     ),
     Task(
         id="gradient_penalty", title="WGAN-GP gradient penalty", chapter="models",
@@ -359,6 +331,37 @@ TASKS = (
                "tests/test_models_wgan.py::test_gradient_penalty_is_per_example",
                "tests/test_models_wgan.py::test_wgan_gp_critic_loss_grad[*]",
                "tests/test_models_wgan.py::test_wgan_gp_critic_loss_gradgrad"),
+    ),
+    Task(
+        id="gram_matrix", title="Gram matrix", chapter="models",
+        files=("nanogen/models/style.py",), where="Gram.forward, Gram.backward",
+        statement=(
+            "Write Gram.forward and Gram.backward: G[n] = f[n] @ f[n].T / (C*H*W) with f = x reshaped "
+            "to (N, C, H*W); x: (N, C, H, W) -> G: (N, C, C). Use one 2-D matrix product per image "
+            "and save f for backward. backward, with grad = dL/dG of shape (N, C, C): dL/df = "
+            "(grad + grad^T) @ f / (C*H*W) per image (G uses f twice, as f and as f^T), returned in "
+            "x's shape."),
+        tests=("tests/test_models_style.py::test_gram_forward_matches_numpy[*]",
+               "tests/test_models_style.py::test_gram_grad[*]",
+               "tests/test_models_style.py::test_gram_is_independent_of_image_size",
+               "tests/test_models_style.py::test_gram_keeps_dtype"),
+    ),
+    Task(
+        id="acgan_auxiliary_loss", title="AC-GAN auxiliary losses", chapter="models",
+        files=("nanogen/models/acgan.py",), where="auxiliary_discriminator_loss, auxiliary_generator_loss",
+        statement=(
+            "Write the two AC-GAN objectives. D has two heads: source logits (N, 1) and class logits "
+            "(N, K). auxiliary_discriminator_loss returns (loss, source, classes) with source = "
+            "discriminator_loss(real_logits, fake_logits, cfg.loss, cfg.real_label), classes = "
+            "F.cross_entropy(real_class_logits, y_real) + F.cross_entropy(fake_class_logits, y_fake) (the "
+            "second term only if cfg.fake_class_loss) and loss = source + cfg.aux_weight * classes. auxiliary_generator_loss returns (loss, source, "
+            "classes) with source = generator_loss(fake_logits, cfg.loss) (non-saturating for bce), "
+            "classes = F.cross_entropy(fake_class_logits, y_fake) and loss = source + cfg.aux_weight * "
+            "classes: G must look real and look like the digit it was asked for."),
+        tests=("tests/test_models_acgan.py::test_acgan_losses_match_their_formulas",
+               "tests/test_models_acgan.py::test_acgan_discriminator_loss_grad[*]",
+               "tests/test_models_acgan.py::test_acgan_generator_loss_grad_through_frozen_discriminator[*]",
+               "tests/test_models_acgan.py::test_acgan_learns_to_draw_the_requested_class"),
     ),
     Task(
         id="unet_skip_connections", title="U-Net skip connections", chapter="models",
@@ -390,6 +393,21 @@ TASKS = (
                "tests/test_models_superres.py::test_superres_mse_falls"),
     ),
     Task(
+        id="progan_fade_in", title="Progressive growing: the fade-in blend", chapter="models",
+        files=("nanogen/models/progan.py",), where="fade_in",
+        statement=(
+            "Write fade_in(old, new, alpha) = (1 - alpha) * old + alpha * new, the blend that fades a "
+            "grown block in: old is the small network's path (G: the old toRGB image, upsampled; D: the "
+            "old fromRGB of the pooled image), new the grown block's, both the same shape; alpha goes "
+            "from 0 to 1 over a phase. Write it so that alpha = 0 returns old exactly (bit for bit: the "
+            "grown networks must compute what the small ones did) and alpha = 1 returns new exactly. It "
+            "works on Tensors and on NumPy arrays alike (real_images blends arrays with it)."),
+        tests=("tests/test_models_progan.py::test_fade_in_is_the_blend",
+               "tests/test_models_progan.py::test_growing_with_alpha_zero_leaves_the_output_exactly_unchanged[*]",
+               "tests/test_models_progan.py::test_real_images_follow_the_stage",
+               "tests/test_models_progan.py::test_progan_learns_a_pattern_then_grows"),
+    ),
+    Task(
         id="adain", title="AdaIN", chapter="models",
         files=("nanogen/nn/style_layers.py",), where="adain",
         statement=(
@@ -405,36 +423,19 @@ TASKS = (
                "tests/test_nn_style_layers.py::test_adain_module_grad_through_the_affine_map"),
     ),
     Task(
-        id="acgan_auxiliary_loss", title="AC-GAN auxiliary losses", chapter="models",
-        files=("nanogen/models/acgan.py",), where="auxiliary_discriminator_loss, auxiliary_generator_loss",
+        id="ood_input_complexity", title="Corrected outlier scores", chapter="models",
+        files=("nanogen/models/outliers.py",), where="compressed_bits, input_complexity, likelihood_ratio",
         statement=(
-            "Write the two AC-GAN objectives. D has two heads: source logits (N, 1) and class logits "
-            "(N, K). auxiliary_discriminator_loss returns (loss, source, classes) with source = "
-            "discriminator_loss(real_logits, fake_logits, cfg.loss, cfg.real_label), classes = "
-            "F.cross_entropy(real_class_logits, y_real) + F.cross_entropy(fake_class_logits, y_fake) (the "
-            "second term only if cfg.fake_class_loss) and loss = source + cfg.aux_weight * classes. auxiliary_generator_loss returns (loss, source, "
-            "classes) with source = generator_loss(fake_logits, cfg.loss) (non-saturating for bce), "
-            "classes = F.cross_entropy(fake_class_logits, y_fake) and loss = source + cfg.aux_weight * "
-            "classes: G must look real and look like the digit it was asked for."),
-        tests=("tests/test_models_acgan.py::test_acgan_losses_match_their_formulas",
-               "tests/test_models_acgan.py::test_acgan_discriminator_loss_grad[*]",
-               "tests/test_models_acgan.py::test_acgan_generator_loss_grad_through_frozen_discriminator[*]",
-               "tests/test_models_acgan.py::test_acgan_learns_to_draw_the_requested_class"),
-    ),
-    Task(
-        id="progan_fade_in", title="Progressive growing: the fade-in blend", chapter="models",
-        files=("nanogen/models/progan.py",), where="fade_in",
-        statement=(
-            "Write fade_in(old, new, alpha) = (1 - alpha) * old + alpha * new, the blend that fades a "
-            "grown block in: old is the small network's path (G: the old toRGB image, upsampled; D: the "
-            "old fromRGB of the pooled image), new the grown block's, both the same shape; alpha goes "
-            "from 0 to 1 over a phase. Write it so that alpha = 0 returns old exactly (bit for bit: the "
-            "grown networks must compute what the small ones did) and alpha = 1 returns new exactly. It "
-            "works on Tensors and on NumPy arrays alike (real_images blends arrays with it)."),
-        tests=("tests/test_models_progan.py::test_fade_in_is_the_blend",
-               "tests/test_models_progan.py::test_growing_with_alpha_zero_leaves_the_output_exactly_unchanged[*]",
-               "tests/test_models_progan.py::test_real_images_follow_the_stage",
-               "tests/test_models_progan.py::test_progan_learns_a_pattern_then_grows"),
+            "Write the two likelihood ratios that fix the likelihood's outlier paradox. "
+            "compressed_bits(x, level): for each image of x (N, C, H, W) in [0, 1], round x * 255 to "
+            "uint8 and return 8 * len(zlib.compress(image.tobytes(), level)) as a float64 (N,) array: "
+            "L(x), the bits a generic compressor needs. input_complexity(nll, bits) = nll - bits * ln 2 "
+            "(Serra et al. 2020: the model's code length minus the compressor's, both in nats). "
+            "likelihood_ratio(nll, nll_background) = nll - nll_background (Ren et al. 2019). "
+            "Return float64 arrays of shape (N,)."),
+        tests=("tests/test_models_outliers.py::test_compressed_bits_is_zlib_of_the_8_bit_pixels",
+               "tests/test_models_outliers.py::test_input_complexity_and_likelihood_ratio_formulas",
+               "tests/test_models_outliers.py::test_outlier_scores_are_the_vae_estimates_in_the_order_asked"),
     ),
 )
 
