@@ -45,7 +45,7 @@ class Pix2PixRecipe(Recipe):
                             help="train the U-Net on L1 alone, without D: the baseline the GAN should beat")
         parser.add_argument("--classifier", default=None,
                             help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER or "
-                                 "runs/classifier/checkpoint.npz)")
+                                 "nanogen's standard classifier in the cache)")
 
     def model_config(self, config):
         """The Pix2PixConfig of a run: its flags, plus --l1-only and --lr."""

@@ -8,8 +8,8 @@ original rows and evaluates.
     --content-weight W       weight of the classifier-feature loss (default 0.1; 0 switches it off)
     --adv-weight W           weight of the adversarial loss (default 1e-3, as the paper)
     (these and the other model flags come from SRConfig: `nanogen train superres --help`)
-Training (unless --mse-only) needs nanogen's MNIST classifier ($NANOGEN_CLASSIFIER, --classifier
-or runs/classifier; `nanogen train classifier` makes it).
+Training (unless --mse-only) needs nanogen's MNIST classifier ($NANOGEN_CLASSIFIER, --classifier,
+else the standard one in the cache, trained once when missing: models/gan_eval.py).
 Evaluation (`nanogen eval RUN --json`, img2img.py): on the test set, for the model and for
 bicubic and bilinear upsampling of the same low-resolution images (prefixed bicubic_, bilinear_):
     psnr, ssim, l1          against the original 28 x 28 digits
@@ -48,7 +48,7 @@ class SuperResRecipe(Recipe):
                             help="train G on pixel MSE alone (SRResNet-MSE): the baseline SRGAN is compared with")
         parser.add_argument("--classifier", default=None,
                             help="classifier checkpoint for the content loss and eval (default "
-                                 "$NANOGEN_CLASSIFIER or runs/classifier/checkpoint.npz)")
+                                 "$NANOGEN_CLASSIFIER, else nanogen's standard classifier in the cache)")
 
     def model_config(self, config):
         """The SRConfig of a run: its flags, plus --mse-only (no content loss, no D) and --lr."""
