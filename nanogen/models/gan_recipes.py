@@ -127,10 +127,11 @@ class GANRecipe(Recipe):
     def evaluate(self, data, rng):
         from .gan_eval import evaluate_generator
 
-        if self.cfg.image_shape != (1, 28, 28) or self.config.get("dataset", "mnist") != "mnist":
+        shape = getattr(self.cfg, "image_shape", (1, 28, 28))     # GAN lessons fixed at 28x28 have no such field
+        if shape != (1, 28, 28) or self.config.get("dataset", "mnist") != "mnist":
             raise ValueError(f"nanogen eval scores a GAN's samples with nanogen's MNIST digit classifier "
                              f"(FCD, inception score, coverage); this run trained on "
-                             f"{self.config.get('dataset')} at {self.cfg.image_shape}: look at its samples "
+                             f"{self.config.get('dataset')} at {shape}: look at its samples "
                              f"(nanogen sample RUN) instead")
         return evaluate_generator(self, data, rng, n=int(self.config.get("n_eval") or 10000),
                                   classifier=self.config.get("classifier"))
