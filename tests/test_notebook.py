@@ -53,7 +53,6 @@ def test_command_line_refuses_a_missing_script(tmp_path, capsys):
     assert "no such script" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_mode_collapse_notebook_runs_end_to_end(tmp_path, monkeypatch):
     demo = [d for d in DEMOS if d.stem == "mode_collapse"][0]
     monkeypatch.setenv("NANOGEN_QUICK", "1")
