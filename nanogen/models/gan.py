@@ -287,16 +287,17 @@ def d_step(D, opt_d, x_real, x_fake, cfg, y=None):
     y: labels (N,) for a conditional D, else None. Returns the diagnostics of this step."""
     # BEGIN SOLUTION gan_discriminator_step
     opt_d.zero_grad()
-    if cfg.r1:
+    r1 = getattr(cfg, "r1", 0.0)                          # Configs of other lessons may have no R1 setting
+    if r1:
         x_real = Tensor(x_real.data, requires_grad=True)  # R1 differentiates D at the real images
     real_logits = D(x_real, y)                            # (N, 1)
     fake_logits = D(x_fake, y)                            # (N, 1)
     loss = discriminator_loss(real_logits, fake_logits, cfg.loss, cfg.real_label)
     stats = {"loss_d": loss.item(), "d_real": d_output_probability(real_logits, cfg.loss),
              "d_fake": d_output_probability(fake_logits, cfg.loss), "grad_norm_d": 0.0}
-    if cfg.r1:
+    if r1:
         penalty = r1_penalty(real_logits, x_real)
-        loss = loss + 0.5 * cfg.r1 * penalty
+        loss = loss + 0.5 * r1 * penalty
         stats["r1"] = penalty.item()
     if cfg.d_skip_below is not None:
         stats["skipped_d"] = float(loss.item() < cfg.d_skip_below)
@@ -346,7 +347,8 @@ def generate(G, z, y=None):
     G.eval()
     try:
         with no_grad():
-            x = G(Tensor(np.asarray(z, dtype=_dtype(G))), y)     # (N, 1, 28, 28) in [-1, 1]
+            z = Tensor(np.asarray(z, dtype=_dtype(G)))
+            x = G(z) if y is None else G(z, y)             # (N, 1, 28, 28) in [-1, 1]
     finally:
         G.train(was_training)
     return np.clip((x.data + 1) / 2, 0, 1)                # [-1, 1] -> [0, 1]

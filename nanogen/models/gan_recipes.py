@@ -84,7 +84,7 @@ class GANRecipe(Recipe):
         memorises its training set scores held-out reals lower (Karras et al. 2020, Sec. 3)."""
         x, y = data
         x = Tensor(x * np.float32(2) - np.float32(1))                  # [0, 1] -> [-1, 1], as in training
-        logits = self.D(x, y if self.conditional else None)
+        logits = self.D(x, y) if self.conditional else self.D(x)
         return {"test_d_real": d_output_probability(logits, self.cfg.loss)}
 
     def sample(self, n, rng, labels=None):

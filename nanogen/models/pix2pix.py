@@ -56,11 +56,10 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..autograd import no_grad
 from ..settings import setting
 from ..tensor import Tensor
 from .dcgan import dcgan_init_
-from .gan import d_step, discriminator_loss, generator_loss, grad_norm
+from .gan import d_step, discriminator_loss, generate, generator_loss, grad_norm
 
 TASKS = ("outline", "inpaint", "edges")
 
@@ -248,16 +247,7 @@ def train_step(G, D, opt_g, opt_d, x, y, cfg):
 
 def translate(G, x, batch_size=500):
     """G(x) for inputs x (N, 1, 28, 28) in [0, 1], returned in [0, 1], in eval mode (batch norm on
-    running statistics; dropout still on unless G.dropout_at_test is off), without a graph."""
-    was_training = G.training
-    G.eval()
-    dtype = G.down1[0].weight.dtype
-    out = []
-    try:
-        with no_grad():
-            for i in range(0, len(x), batch_size):
-                xi = np.asarray(x[i : i + batch_size], dtype=dtype) * 2 - 1        # [0, 1] -> [-1, 1]
-                out.append(G(Tensor(xi)).data)
-    finally:
-        G.train(was_training)
-    return np.clip((np.concatenate(out) + 1) / 2, 0, 1)
+    running statistics; dropout still on unless G.dropout_at_test is off), without a graph:
+    gan.generate over batches, with the input as G's "noise"."""
+    return np.concatenate([generate(G, np.asarray(x[i : i + batch_size]) * 2 - 1)     # [0, 1] -> [-1, 1]
+                           for i in range(0, len(x), batch_size)])

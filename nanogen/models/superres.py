@@ -63,7 +63,7 @@ from ..autograd import no_grad
 from ..settings import setting
 from ..tensor import Tensor
 from .classifier import MNIST_MEAN, MNIST_STD
-from .gan import d_step, generator_loss, grad_norm
+from .gan import d_step, generate, generator_loss, grad_norm
 
 SCALES = (2, 4)
 
@@ -264,15 +264,6 @@ def train_step(G, D, opt_g, opt_d, phi, lr, hr, cfg):
 
 def super_resolve(G, lr, batch_size=500):
     """G(lr) for low-resolution images lr (N, 1, 28/r, 28/r) in [0, 1], returned (N, 1, 28, 28) in
-    [0, 1], in eval mode, without a graph."""
-    was_training = G.training
-    G.eval()
-    dtype = G.head[0].weight.dtype
-    out = []
-    try:
-        with no_grad():
-            for i in range(0, len(lr), batch_size):
-                out.append(G(Tensor(np.asarray(lr[i : i + batch_size], dtype=dtype) * 2 - 1)).data)
-    finally:
-        G.train(was_training)
-    return np.clip((np.concatenate(out) + 1) / 2, 0, 1)
+    [0, 1], in eval mode, without a graph: gan.generate over batches, with lr as G's input."""
+    return np.concatenate([generate(G, np.asarray(lr[i : i + batch_size]) * 2 - 1)    # [0, 1] -> [-1, 1]
+                           for i in range(0, len(lr), batch_size)])

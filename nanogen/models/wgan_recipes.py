@@ -60,6 +60,12 @@ class WGANGP(GANRecipe):
         self.batches += 1
         return stats
 
+    def held_out(self, data, rng):
+        """The critic's mean score on held-out real images (a score, not a probability: the critic
+        has no sigmoid), beside its scores of the training batches."""
+        x = Tensor(data[0] * np.float32(2) - np.float32(1))                  # [0, 1] -> [-1, 1]
+        return {"test_critic_real": float(self.D(x).data.mean())}
+
     def on_epoch_end(self, run_dir, epoch, data):
         super().on_epoch_end(run_dir, epoch, data)     # the sample grids and the loss panels
         metrics = os.path.join(run_dir, "metrics.csv")
