@@ -63,8 +63,8 @@ def test_training_with_holdout_class_never_sees_that_class(tmp_path, monkeypatch
 def test_ood_against_another_dataset_prints_a_table_per_class(tmp_path, monkeypatch, capsys):
     """The other data set path, on tiny stand-ins: 'mnist' blobs, 'fashion-mnist' noise with labels."""
     rng = np.random.default_rng(0)
-    sets = {"mnist": (rng.random((200, 1, 28, 28), dtype=np.float32) ** 8, rng.integers(0, 10, 200)),
-            "fashion-mnist": (rng.random((200, 1, 28, 28), dtype=np.float32), np.arange(200) % 10)}
+    sets = {"mnist": (rng.random((300, 1, 28, 28), dtype=np.float32) ** 8, rng.integers(0, 10, 300)),
+            "fashion-mnist": (rng.random((300, 1, 28, 28), dtype=np.float32), np.arange(300) % 10)}
     monkeypatch.setattr(cli, "load_dataset", lambda name, split, shape=(1, 28, 28): sets[name])
     run = str(tmp_path / "vae")
     assert main(["train", "vae", *TRAIN, "--out", run]) == 0
