@@ -23,7 +23,6 @@ run starts at once, and adding, removing or changing a file builds a new cache.
 """
 
 import hashlib
-import os
 import sys
 from pathlib import Path
 
