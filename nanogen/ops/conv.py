@@ -82,6 +82,23 @@ def _nchw_to_rows(a, name):
     return rows.reshape(C, n * H * W)
 
 
+def _add_weight_grad(dw, cols, g):
+    """dw (G, I, J) += g (G, I, M) @ cols(G, J, M).T, the weight gradient's GEMM over one chunk.
+
+    Computed as its transpose, cols @ g.T -> (G, J, I), then added transposed: the same numbers,
+    but BLAS runs this orientation (the long M axis as the inner dimension of a tall matrix
+    times a thin one) faster. Measured (one thread, OpenBLAS 0.3.31 SkylakeX, per batch of 128):
+    conv2d 16->32 k3: 3.1 -> 1.6 ms; conv2d 64->128 k4 s2: 10.0-12.1 -> 7.8-8.2 ms.
+    """
+    G, I, J = dw.shape
+    part = workspace.buffer("dw_part", (G, J, I), dw.dtype)
+    if G == 1:
+        np.matmul(cols[0], g[0].T, out=part[0])
+    else:
+        np.matmul(cols, g.transpose(0, 2, 1), out=part)
+    dw += part.transpose(0, 2, 1)
+
+
 def _col2im_into(cols, out, geometry):
     """out = col2im(cols), written in place (a col2im that returns a new array is copied in)."""
     got = kernels.col2im(cols, out.shape, *geometry, out=out)
@@ -167,11 +184,10 @@ class Conv2d(Function):
                 db += g.sum(axis=1)
             g = g.reshape(G, Fg, n * L)
             # BEGIN SOLUTION conv2d_gemm
-            if needs_w:  # BLAS reads cols transposed in place: no copy
+            if needs_w:
                 cols = kernels.im2col(x[n0:n0 + n], *ctx.geometry,
                                       out=workspace.buffer("cols", (K, n * L), dtype))  # (C*KH*KW, n*L)
-                part = workspace.buffer("dw_part", dw.shape, dtype)
-                dw += np.matmul(g, cols.reshape(G, CgK, n * L).transpose(0, 2, 1), out=part)
+                _add_weight_grad(dw, cols.reshape(G, CgK, n * L), g)
             if needs_x:
                 dcols = _grouped_matmul(w3.transpose(0, 2, 1), g, workspace.buffer("cols", (K, n * L), dtype))
                 _col2im_into(dcols, dx[n0:n0 + n], ctx.geometry)
@@ -260,8 +276,7 @@ class ConvTranspose2d(Function):
                 _rows_to_nchw(rows, dx[n0:n0 + n].reshape(n, C, L))
             if needs_w:
                 xr = _nchw_to_rows(x[n0:n0 + n], "x_rows").reshape(G, Cg, n * L)
-                part = workspace.buffer("dw_part", dw.shape, dtype)
-                dw += np.matmul(xr, gcols.transpose(0, 2, 1), out=part)
+                _add_weight_grad(dw, gcols, xr)
         return dx, None if dw is None else dw.reshape(ctx.w_shape), db
 
     @staticmethod
