@@ -76,11 +76,12 @@ def set_num_threads(n):
 
 def get_num_threads():
     """The thread count last set by set_num_threads (or the import-time default); if neither ran
-    (you chose through the environment), what BLAS reports."""
-    if _current is not None:
-        return _current
-    counts = [i["num_threads"] for i in blas_info()]
-    return max(counts) if counts else 1
+    (you chose through the environment), what BLAS reports (asked once, then remembered)."""
+    global _current
+    if _current is None:
+        counts = [i["num_threads"] for i in blas_info()]
+        _current = max(counts) if counts else 1
+    return _current
 
 
 def blas_info():
@@ -99,3 +100,54 @@ def apply_default():
             set_num_threads(default_num_threads())
         except ImportError:  # threadpoolctl missing (a broken install): keep the libraries' own defaults
             pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Running pieces of one operation on several threads (the convolutions: nanogen/ops/conv.py)
+#
+# A convolution over a batch is a loop over chunks of images, each chunk a few small kernels
+# and GEMMs. Letting BLAS and Numba split each of those small calls over the cores costs a
+# wake-up of the sleeping threads per call (about 50 us with OMP_WAIT_POLICY=PASSIVE: measured,
+# im2col of 15 images took as long with two Numba threads as with one). So run_in_threads gives
+# each thread whole chunks instead: every call inside runs on one core, BLAS included, and the
+# threads wake once per operation, not once per call.
+# ---------------------------------------------------------------------------------------------
+
+_pool = None
+_blas = None
+
+
+def _blas_controllers():
+    """threadpoolctl's handles on the loaded BLAS libraries (found once: the search takes ms)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas
+
+
+def run_in_threads(fn, shares):
+    """fn(share) for every share, in parallel: the first on this thread, the rest on a pool of
+    worker threads, with BLAS on one thread per call meanwhile (restored afterwards).
+
+    fn must do its heavy work outside the GIL (NumPy's BLAS and copies, Numba kernels compiled
+    with nogil=True) and write only to memory no other share writes. Returns fn's results in
+    the order of shares; an exception in any share is raised here."""
+    global _pool
+    if len(shares) == 1:
+        return [fn(shares[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
+    if _pool is None or _pool._max_workers < len(shares) - 1:
+        _pool = ThreadPoolExecutor(max_workers=len(shares) - 1, thread_name_prefix="nanogen")
+    blas = [(c, c.num_threads) for c in _blas_controllers()]
+    for c, _ in blas:
+        c.set_num_threads(1)
+    try:
+        futures = [_pool.submit(fn, share) for share in shares[1:]]
+        first = fn(shares[0])
+        return [first] + [f.result() for f in futures]
+    finally:
+        for c, n in blas:
+            c.set_num_threads(n)

@@ -195,9 +195,12 @@ def im2col_numba(x, KH, KW, stride, padding, dilation, OH, OW, out=None):
     return out
 
 
-@njit(cache=True, parallel=True)
+# One thread each: the ops (nanogen/ops/conv.py) call these on chunks of a few images, one chunk
+# per thread, and nogil lets those threads run at once. (With parallel=True instead, every call
+# woke the Numba thread pool: about 50 us a call, as long as im2col of 15 small images.)
+@njit(cache=True, nogil=True)
 def _im2col_into(x, KH, KW, stride, padding, dilation, OH, OW, cols):
-    """im2col_numba's loops: cols = im2col(x), parallel over (channel, block of images) tasks."""
+    """im2col_numba's loops: cols = im2col(x), task by task (channel, block of images)."""
     N, C, H, W = x.shape
     SH = stride[0]
     HQ = OH + ((KH - 1) * dilation[0]) // SH  # rows of one row phase that some window reaches
@@ -207,11 +210,13 @@ def _im2col_into(x, KH, KW, stride, padding, dilation, OH, OW, cols):
     xf = x.reshape(-1)  # x is C-contiguous: the ops pass np.ascontiguousarray(x)
     cf = cols.reshape(-1)
     NB = (N + BLOCK - 1) // BLOCK
-    for t in prange(C * NB):  # task = (channel c, image block): disjoint pieces of cols
+    # one scratch for all tasks: stage 1 writes the same positions of it every time, so the
+    # padding positions, never written, stay zero from here on
+    z = np.zeros(min(N, BLOCK) * ZP, dtype=x.dtype)
+    for t in range(C * NB):  # task = (channel c, image block): one piece of cols
         c = t // NB
         n0 = (t - c * NB) * BLOCK
         n1 = min(N, n0 + BLOCK)
-        z = np.zeros((n1 - n0) * ZP, dtype=x.dtype)  # padding positions stay zero
         for n in range(n0, n1):  # stage 1
             _gather_plane(z, (n - n0) * ZP, xf, (n * C + c) * H * W, H, W, KW, stride, padding, dilation, HQ, OW)
         for kh in range(KH):  # stage 2: cols[(c, kh, kw), n*L : (n+1)*L] = one run of z
@@ -233,7 +238,7 @@ def col2im_numba(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW, out=N
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _col2im_into(cols, KH, KW, stride, padding, dilation, OH, OW, x):
     """col2im_numba's loops: x = col2im(cols), im2col's two stages run backwards, adding."""
     N, C, H, W = x.shape
@@ -245,7 +250,7 @@ def _col2im_into(cols, KH, KW, stride, padding, dilation, OH, OW, x):
     xf = x.reshape(-1)
     cf = cols.reshape(-1)  # cols is C-contiguous (a fresh GEMM result)
     NB = (N + BLOCK - 1) // BLOCK
-    for t in prange(C * NB):  # task = (channel c, image block): disjoint planes of x
+    for t in range(C * NB):  # task = (channel c, image block): its own planes of x
         c = t // NB
         n0 = (t - c * NB) * BLOCK
         n1 = min(N, n0 + BLOCK)
@@ -261,6 +266,67 @@ def _col2im_into(cols, KH, KW, stride, padding, dilation, OH, OW, x):
                         z[dst + uint64(q)] += cf[src + uint64(q)]
         for n in range(n0, n1):  # stage 1 backwards
             _scatter_plane(xf, (n * C + c) * H * W, z, (n - n0) * ZP, H, W, KW, stride, padding, dilation, HQ, OW)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout changes around the GEMMs: (F, n*L) rows <-> (n, F, L) images, with the bias (forward)
+# or its gradient, the sum of each row (backward), in the same pass. NumPy does the transposing
+# copy and the sum as two passes through its general strided loops; these run as one loop of
+# contiguous runs. Measured per chunk (one thread, float32): 15 images 32x196 (conv2d 16->32)
+# 0.032 -> 0.009 ms each way, 9 images 128x49 (conv2d 64->128) 0.018 -> 0.007 and 0.024 -> 0.010 ms.
+# ---------------------------------------------------------------------------------------------
+
+
+def rows_to_nchw_reference(rows, bias, out):
+    """out[i, f, q] = rows[f, i*L + q] + bias[f].   rows: (F, n*L), bias: (F,), out: (n, F, L)."""
+    n, F, L = out.shape
+    np.add(rows.reshape(F, n, L).transpose(1, 0, 2), bias[:, None], out=out)
+    return out
+
+
+def nchw_to_rows_reference(a, rows, sums):
+    """rows[c, i*L + q] = a[i, c, q], and sums[c] += Σ_{i, q} a[i, c, q].
+    a: (n, C, L), rows: (C, n*L), sums: (C,)."""
+    n, C, L = a.shape
+    rows.reshape(C, n, L)[...] = a.transpose(1, 0, 2)
+    sums += rows.sum(axis=1)
+    return rows
+
+
+@njit(cache=True, nogil=True)
+def rows_to_nchw_numba(rows, bias, out):
+    """Same result as rows_to_nchw_reference (rows and out C-contiguous)."""
+    n, F, L = out.shape
+    rf = rows.reshape(-1)
+    of = out.reshape(-1)
+    for f in range(F):
+        b = bias[f]
+        for i in range(n):
+            src = uint64((f * n + i) * L)
+            dst = uint64((i * F + f) * L)
+            for q in range(L):
+                of[dst + uint64(q)] = rf[src + uint64(q)] + b
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})  # reassoc: the sums use all vector lanes
+def nchw_to_rows_numba(a, rows, sums):
+    """Same result as nchw_to_rows_reference (a and rows C-contiguous; sums to the last bits)."""
+    n, C, L = a.shape
+    af = a.reshape(-1)
+    rf = rows.reshape(-1)
+    zero = np.zeros(1, dtype=a.dtype)[0]
+    for c in range(C):
+        s = zero
+        for i in range(n):
+            src = uint64((i * C + c) * L)
+            dst = uint64((c * n + i) * L)
+            for q in range(L):
+                v = af[src + uint64(q)]
+                rf[dst + uint64(q)] = v
+                s += v
+        sums[c] += s
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,6 +438,8 @@ def conv2d_direct_weight_grad_numba(x, grad, KH, KW, stride, padding, dilation):
 
 
 im2col = pick(im2col_numba, im2col_reference)
+rows_to_nchw = pick(rows_to_nchw_numba, rows_to_nchw_reference)
+nchw_to_rows = pick(nchw_to_rows_numba, nchw_to_rows_reference)
 col2im = pick(col2im_numba, col2im_reference)
 conv2d_direct = pick(conv2d_direct_numba, conv2d_direct_reference)
 conv2d_direct_weight_grad = pick(conv2d_direct_weight_grad_numba, conv2d_direct_weight_grad_reference)

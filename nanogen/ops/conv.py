@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from .. import threads
 from ..autograd import Function
 from ..kernels import conv as kernels
 from ..kernels import workspace
@@ -46,11 +47,41 @@ from .checks import check_image, pair
 # ---------------------------------------------------------------------------------------------
 
 CHUNK_BYTES = 2 << 20  # bytes of per-chunk temporaries (columns + GEMM rows): about one L2 cache
+SUM_SLOTS = 8  # the weight and bias gradients add up over chunks in this many fixed parts
 
 
 def _chunk_size(per_image, itemsize):
     """Images per chunk so that one chunk's temporaries (per_image values per image) fit CHUNK_BYTES."""
     return max(1, CHUNK_BYTES // max(1, per_image * itemsize))
+
+
+def _over_chunks(N, step, body, sums=()):
+    """body(n0, n, *partials) for every chunk [n0, n0 + n) of N images, `step` images each; then
+    each array of `sums` gets its partial sums added (the bodies add dL/dw, dL/db into them).
+
+    Threads (nanogen.set_num_threads): each thread runs whole chunks, im2col, GEMMs and col2im
+    of a chunk on one core (threads.run_in_threads says why). The chunks go, in order, into
+    SUM_SLOTS slots of consecutive chunks; a thread takes whole slots, each slot sums into its
+    own partials, and the slots are added in order at the end: the same additions in the same
+    order whatever the thread count, so the gradients do not depend on it.
+    Measured (two threads, batch 128, fwd+bwd; BLAS and Numba splitting every call -> whole
+    chunks per thread): conv2d 64->128 k4 s2 TODO ms, conv2d 16->32 k3 TODO ms.
+    """
+    starts = range(0, N, step)
+    S = min(SUM_SLOTS, len(starts))
+    parts = [workspace.buffer(f"sum{i}", (S,) + a.shape, a.dtype) for i, a in enumerate(sums)]
+    for part in parts:
+        part[...] = 0
+
+    def run(slots):
+        for s in slots:
+            for n0 in starts[s * len(starts) // S:(s + 1) * len(starts) // S]:
+                body(n0, min(step, N - n0), *(part[s] for part in parts))
+
+    T = min(threads.get_num_threads(), S)
+    threads.run_in_threads(run, [range(t, S, T) for t in range(T)])
+    for total, part in zip(sums, parts):
+        total += part.sum(axis=0)
 
 
 def _grouped_matmul(a, b, out):
@@ -64,39 +95,40 @@ def _grouped_matmul(a, b, out):
 
 def _rows_to_nchw(y, out, bias=None):
     """(F, n*L) GEMM rows -> out (n, F, L), batch first (one copy), adding the bias in the same pass."""
-    n, F, L = out.shape
-    yt = y.reshape(F, n, L).transpose(1, 0, 2)  # a view: the copy below does the transpose
     if bias is None:
-        out[...] = yt
-    else:
-        np.add(yt, bias[:, None], out=out)
-    return out
+        bias = np.zeros(out.shape[1], dtype=out.dtype)
+    return kernels.rows_to_nchw(y, bias, out)
 
 
-def _nchw_to_rows(a, name):
+def _nchw_to_rows(a, name, sums=None):
     """(n, C, H, W) -> (C, n*H*W) in the workspace buffer `name`: channels on rows, the layout
-    the GEMMs want (one copy)."""
+    the GEMMs want (one copy); sums (C,), if given, gets each channel's sum added on the way."""
     n, C, H, W = a.shape
-    rows = workspace.buffer(name, (C, n, H * W), a.dtype)
-    rows[...] = a.reshape(n, C, H * W).transpose(1, 0, 2)
-    return rows.reshape(C, n * H * W)
+    rows = workspace.buffer(name, (C, n * H * W), a.dtype)
+    return kernels.nchw_to_rows(np.ascontiguousarray(a).reshape(n, C, H * W), rows,
+                                np.zeros(C, dtype=a.dtype) if sums is None else sums)
 
 
-def _add_weight_grad(dw, cols, g):
-    """dw (G, I, J) += g (G, I, M) @ cols(G, J, M).T, the weight gradient's GEMM over one chunk.
+def _add_weight_grad(dw_t, cols, g):
+    """dw_t (G, J, I) += cols (G, J, M) @ g (G, I, M).T: the weight gradient g @ cols.T over one
+    chunk, transposed.
 
-    Computed as its transpose, cols @ g.T -> (G, J, I), then added transposed: the same numbers,
-    but BLAS runs this orientation (the long M axis as the inner dimension of a tall matrix
-    times a thin one) faster. Measured (one thread, OpenBLAS 0.3.31 SkylakeX, per batch of 128):
-    conv2d 16->32 k3: 3.1 -> 1.6 ms; conv2d 64->128 k4 s2: 10.0-12.1 -> 7.8-8.2 ms.
+    Computed as its transpose because BLAS runs this orientation (a tall matrix times a thin one
+    along the long M axis) faster: the same numbers. Measured (one thread, OpenBLAS 0.3.31
+    SkylakeX, per batch of 128): conv2d 16->32 k3: 3.1 -> 1.6 ms; conv2d 64->128 k4 s2:
+    10.0-12.1 -> 7.8-8.2 ms.
     """
-    G, I, J = dw.shape
-    part = workspace.buffer("dw_part", (G, J, I), dw.dtype)
-    if G == 1:
+    part = workspace.buffer("dw_part", dw_t.shape, dw_t.dtype)
+    if dw_t.shape[0] == 1:
         np.matmul(cols[0], g[0].T, out=part[0])
     else:
         np.matmul(cols, g.transpose(0, 2, 1), out=part)
-    dw += part.transpose(0, 2, 1)
+    dw_t += part
+
+
+def _untranspose(dw_t, shape):
+    """The weight gradient summed as (G, J, I) -> w's shape (G*I = rows of w, J = the rest)."""
+    return np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(shape)
 
 
 def _col2im_into(cols, out, geometry):
@@ -144,9 +176,8 @@ class Conv2d(Function):
             bias = np.ascontiguousarray(b) if b is not None else np.zeros(F, dtype=x.dtype)
             return kernels.conv2d_direct(x, np.ascontiguousarray(w), bias, stride, padding, dilation, OH, OW)
         y = np.empty((N, F, OH, OW), dtype=x.dtype)
-        step = _chunk_size((C * KH * KW + F) * L, x.itemsize)
-        for n0 in range(0, N, step):
-            n = min(step, N - n0)
+
+        def chunk(n0, n):  # images n0 .. n0 + n - 1
             # BEGIN SOLUTION conv2d_gemm
             cols = kernels.im2col(x[n0:n0 + n], KH, KW, stride, padding, dilation, OH, OW,
                                   out=workspace.buffer("cols", (C * KH * KW, n * L), x.dtype))  # (C*KH*KW, n*L)
@@ -154,6 +185,8 @@ class Conv2d(Function):
                                    workspace.buffer("rows", (F, n * L), x.dtype))  # (F, n*L)
             _rows_to_nchw(rows, y[n0:n0 + n].reshape(n, F, L), b)
             # END SOLUTION
+
+        _over_chunks(N, _chunk_size((C * KH * KW + F) * L, x.itemsize), chunk)
         return y
 
     @staticmethod
@@ -165,34 +198,39 @@ class Conv2d(Function):
         L = OH * OW
         K = G * CgK  # C*KH*KW
         dtype = grad.dtype
+        dw = db = None
         if ctx.direct and needs_w:  # dL/db comes with it
             dw, db = kernels.conv2d_direct_weight_grad(x, np.ascontiguousarray(grad), *ctx.geometry[:5])
             if not needs_x:
                 return None, dw, db if needs_b else None
-            needs_w = needs_b = False  # done: the loop below computes dL/dx only
-        else:
-            dw = np.zeros((G, Fg, CgK), dtype=dtype) if needs_w else None
-            db = np.zeros(F, dtype=dtype) if needs_b else None
+            needs_w = needs_b = False  # done: the chunks below compute dL/dx only
         dx = np.empty(ctx.x_shape, dtype=dtype) if needs_x else None
         if not (needs_x or needs_w or needs_b):
             return dx, dw, db
-        step = _chunk_size((K + F) * L, grad.itemsize)
-        for n0 in range(0, N, step):
-            n = min(step, N - n0)
-            g = _nchw_to_rows(grad[n0:n0 + n], "grad_rows")  # (n, F, OH, OW) -> (F, n*L)
-            if needs_b:  # contiguous rows of g sum faster than grad.sum((0, 2, 3))
-                db += g.sum(axis=1)
+        # the sums over chunks: dL/dw transposed, (G, Cg*KH*KW, F/G) (see _add_weight_grad), dL/db
+        sums = (np.zeros((G, CgK, Fg), dtype=dtype),) if needs_w else ()
+        sums += (np.zeros(F, dtype=dtype),) if needs_b else ()
+
+        def chunk(n0, n, *partials):  # images n0 .. n0 + n - 1; partials: this chunk's sums
+            # (n, F, OH, OW) -> (F, n*L), adding dL/db = the sum of each row on the way
+            g = _nchw_to_rows(grad[n0:n0 + n], "grad_rows", partials[-1] if needs_b else None)
             g = g.reshape(G, Fg, n * L)
             # BEGIN SOLUTION conv2d_gemm
             if needs_w:
                 cols = kernels.im2col(x[n0:n0 + n], *ctx.geometry,
                                       out=workspace.buffer("cols", (K, n * L), dtype))  # (C*KH*KW, n*L)
-                _add_weight_grad(dw, cols.reshape(G, CgK, n * L), g)
+                _add_weight_grad(partials[0], cols.reshape(G, CgK, n * L), g)
             if needs_x:
                 dcols = _grouped_matmul(w3.transpose(0, 2, 1), g, workspace.buffer("cols", (K, n * L), dtype))
                 _col2im_into(dcols, dx[n0:n0 + n], ctx.geometry)
             # END SOLUTION
-        return dx, None if dw is None else dw.reshape(ctx.w_shape), db
+
+        _over_chunks(N, _chunk_size((K + F) * L, grad.itemsize), chunk, sums)
+        if needs_w:
+            dw = _untranspose(sums[0], ctx.w_shape)
+        if needs_b:
+            db = sums[-1]
+        return dx, dw, db
 
     @staticmethod
     def backward_graph(ctx, grad, x, w, b, y):
@@ -238,15 +276,16 @@ class ConvTranspose2d(Function):
         ctx.x_shape, ctx.w_shape = x.shape, w.shape
         y = np.empty((N, F, OH, OW), dtype=x.dtype)
         L = H * W
-        step = _chunk_size((F * KH * KW + C) * L, x.itemsize)
-        for n0 in range(0, N, step):
-            n = min(step, N - n0)
+
+        def chunk(n0, n):  # images n0 .. n0 + n - 1
             xr = _nchw_to_rows(x[n0:n0 + n], "x_rows").reshape(G, C // G, n * L)  # (C, n*H*W)
             cols = _grouped_matmul(w3.transpose(0, 2, 1), xr,
                                    workspace.buffer("cols", (F * KH * KW, n * L), x.dtype))  # (F*KH*KW, n*H*W)
             _col2im_into(cols, y[n0:n0 + n], ctx.geometry)
             if b is not None:
                 y[n0:n0 + n] += b[:, None, None]  # while the chunk is in cache
+
+        _over_chunks(N, _chunk_size((F * KH * KW + C) * L, x.itemsize), chunk)
         return y
 
     @staticmethod
@@ -265,10 +304,9 @@ class ConvTranspose2d(Function):
             return dx, dw, db
         grad = np.ascontiguousarray(grad)
         dx = np.empty(ctx.x_shape, dtype=dtype) if needs_x else None
-        dw = np.zeros((G, Cg, FgK), dtype=dtype) if needs_w else None
-        step = _chunk_size((G * FgK + C) * L, grad.itemsize)
-        for n0 in range(0, N, step):
-            n = min(step, N - n0)
+        sums = (np.zeros((G, FgK, Cg), dtype=dtype),) if needs_w else ()  # dL/dw transposed
+
+        def chunk(n0, n, *partials):  # images n0 .. n0 + n - 1
             gcols = kernels.im2col(grad[n0:n0 + n], *ctx.geometry,
                                    out=workspace.buffer("cols", (G * FgK, n * L), dtype)).reshape(G, FgK, n * L)
             if needs_x:
@@ -276,8 +314,12 @@ class ConvTranspose2d(Function):
                 _rows_to_nchw(rows, dx[n0:n0 + n].reshape(n, C, L))
             if needs_w:
                 xr = _nchw_to_rows(x[n0:n0 + n], "x_rows").reshape(G, Cg, n * L)
-                _add_weight_grad(dw, gcols, xr)
-        return dx, None if dw is None else dw.reshape(ctx.w_shape), db
+                _add_weight_grad(partials[0], gcols, xr)
+
+        _over_chunks(N, _chunk_size((G * FgK + C) * L, grad.itemsize), chunk, sums)
+        if needs_w:
+            dw = _untranspose(sums[0], ctx.w_shape)
+        return dx, dw, db
 
     @staticmethod
     def backward_graph(ctx, grad, x, w, b, y):
