@@ -8,6 +8,9 @@ are flags of the individual scripts, e.g.
     python benchmarks/bench_conv_ae.py --epoch
     python benchmarks/bench_dcgan.py --epoch
     python benchmarks/bench_dcgan.py --epochs 5
+    python benchmarks/compare_revisions.py --base e9f8fda --head b98cbc9,main --rounds 6 --threads 1
+The last one is no framework comparison: it times nanogen's own first-order workloads (MLP step,
+VAE steps, conv ops) at two git revisions, to tell whether a change slowed training down.
 """
 
 import os
