@@ -227,3 +227,25 @@ def test_conv_transpose2d_is_adjoint_of_conv2d(case, path, rng):
     back = conv_transpose2d(z, w, stride=s, padding=p, output_padding=op, groups=g, dilation=d)
     assert back.shape == x.shape
     assert np.vdot(y.data, z) == pytest.approx(np.vdot(x, back.data), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, F, L", [(1, 1, 1), (3, 5, 7), (15, 32, 196)])
+def test_layout_kernels_match_reference(n, F, L, dtype, rng):
+    rows = rng.standard_normal((F, n * L)).astype(dtype)
+    bias = rng.standard_normal(F).astype(dtype)
+    want = kconv.rows_to_nchw_reference(rows, bias, np.empty((n, F, L), dtype))
+    got = kconv.rows_to_nchw_numba(rows, bias, np.empty((n, F, L), dtype))
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, rows.reshape(F, n, L).transpose(1, 0, 2) + bias[:, None])  # the definition
+
+    a = rng.standard_normal((n, F, L)).astype(dtype)
+    start = rng.standard_normal(F).astype(dtype)  # the sums are added to what is there
+    sums_want, sums_got = start.copy(), start.copy()
+    want = kconv.nchw_to_rows_reference(a, np.empty((F, n * L), dtype), sums_want)
+    got = kconv.nchw_to_rows_numba(a, np.empty((F, n * L), dtype), sums_got)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, a.transpose(1, 0, 2).reshape(F, n * L))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(sums_got, start + a.sum(axis=(0, 2)), rtol=tol, atol=tol * n * L)
+    np.testing.assert_allclose(sums_got, sums_want, rtol=tol, atol=tol * n * L)

@@ -241,3 +241,33 @@ def test_conv_transpose2d_errors(kwargs, error, pattern, no_work):
     args.update(kwargs)
     with pytest.raises(error, match=pattern):
         conv_transpose2d(args.pop("x"), args.pop("weight"), args.pop("bias"), **args)
+
+
+@pytest.mark.parametrize("case", CHUNK_CASES[:2], ids=lambda c: "x".join(map(str, c[:5])))
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+def test_threads_give_the_same_bits(op, case, kernels, monkeypatch, rng):
+    """With several threads each takes whole chunks (ops/conv.py, _over_chunks), and the weight and
+    bias gradients add up in fixed slots: 1, 2 or 3 threads give exactly the same numbers."""
+    from nanogen import threads
+    from nanogen.ops import conv as ops_conv
+
+    N, C, H, W, F, k, s, p, d, g, op_pad = case
+    N = 13  # more chunks than SUM_SLOTS, one image each
+    monkeypatch.setattr(ops_conv, "CHUNK_BYTES", 1)
+    x = rng.standard_normal((N, C if op == "conv2d" else F, H, W)).astype(np.float32)
+    w = rng.standard_normal((F, C // g) + k).astype(np.float32)
+    b = rng.standard_normal(F if op == "conv2d" else C).astype(np.float32)
+    kw = dict(stride=s, padding=p, dilation=d, groups=g)
+    if op == "conv_transpose2d":
+        kw["output_padding"] = op_pad
+    fn = conv2d if op == "conv2d" else conv_transpose2d
+    results = []
+    for T in (1, 2, 3):
+        monkeypatch.setattr(threads, "get_num_threads", lambda T=T: T)
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = fn(*ts, **kw)
+        y.backward(np.cos(np.arange(y.data.size, dtype=np.float32)).reshape(y.shape))
+        results.append([y.data] + [t.grad for t in ts])
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_array_equal(got, want)
