@@ -16,7 +16,8 @@ An idle laptop gets every core; a busy shared machine gets one thread.
 The default is not applied when you chose yourself: NANOGEN_NUM_THREADS, or any of
 OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS / NUMBA_NUM_THREADS in the environment.
 Results do not depend on the thread count (BLAS splits rows and columns, not sums; the Numba
-kernels that sum split their work in fixed chunks), only the speed does.
+kernels that sum split their work in fixed chunks; the convolutions add their weight gradients
+in fixed slots, ops/conv.py), only the speed does.
 BLAS threads are set through threadpoolctl (the scikit-learn project's small library for
 exactly this: it finds the BLAS NumPy loaded and calls its set-threads function).
 """

@@ -44,6 +44,8 @@ from .checks import check_image, pair
 #     conv2d 16->32 k3 (14x14):      im2col 1.7 -> 0.9 ms, col2im 2.4 -> 1.5 ms, forward GEMM
 #                                     2.8 -> 1.9 ms, dL/dx GEMM 2.9 -> 2.0 ms; whole step 17.5 -> 10.5 ms
 # and backward no longer holds the columns (26 MB per call of the 64->128 layer) from forward on.
+# Chunks also share out the cores: with two threads each one runs whole chunks, im2col, GEMMs
+# and col2im on one core (_over_chunks), instead of every small call being split in two.
 # ---------------------------------------------------------------------------------------------
 
 CHUNK_BYTES = 2 << 20  # bytes of per-chunk temporaries (columns + GEMM rows): about one L2 cache
