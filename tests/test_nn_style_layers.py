@@ -2,7 +2,6 @@
 their gradients by finite differences (float64), noise injection and the error messages. The
 equalized-lr linear layer of the mapping network and of AdaIN is tested in test_nn_gan_layers.py."""
 
-
 import numpy as np
 import pytest
 
