@@ -73,6 +73,14 @@ def train_standard_classifier(folder=None):
     return os.path.join(folder, CHECKPOINT)
 
 
+def add_classifier_flag(parser, purpose="eval"):
+    """The `--classifier PATH` flag of a recipe whose numbers (or, for superres, whose loss) use the
+    classifier; find_classifier below resolves it. purpose: what the recipe uses it for, for --help."""
+    parser.add_argument("--classifier", default=None,
+                        help=f"classifier checkpoint for {purpose} (default ${ENV}, else nanogen's standard "
+                             "one in the cache, trained once when missing)")
+
+
 def find_classifier(path=None, train_if_missing=True):
     """The classifier checkpoint to use: $NANOGEN_CLASSIFIER, else `path`, else the standard one in
     the cache (trained there first when missing, unless train_if_missing is False).
