@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from .. import metrics
+from .. import metrics, settings
 from ..optim import Adam
 from ..train import Recipe
 
@@ -102,16 +102,15 @@ def classifier_for(config, dataset):
 
 
 class ImageToImageRecipe(Recipe):
-    """A translation recipe. Subclasses set `baseline_flag` = (flag, help) for the flag that drops D,
-    `classifier_use` (what --classifier is for, in --help) and write:
+    """A translation recipe. Subclasses set `baseline` = (flag, help, Config values it fixes) for the
+    flag that trains G without D, `classifier_use` (what --classifier is for, in --help) and write:
         build(cfg, rng) -> (G, D)     the two networks from the model's Config
         make_input(y, rng)            inputs (N, 1, h, w) in [0, 1] made from targets y (N, 1, 28, 28)
         translate(x)                  G's outputs (N, 1, 28, 28) in [0, 1] for inputs x in [0, 1]
-    model_config(config) builds the Config (with lr and betas) and knows what the baseline flag fixes.
     """
 
     drop_last = True                    # batch norm dislikes a last batch of 1
-    baseline_flag = ("--g-only", "train G alone, without D")
+    baseline = ("--g-only", "train G alone, without D", {"adversarial": False})
     classifier_use = "eval"
 
     @classmethod
@@ -119,9 +118,16 @@ class ImageToImageRecipe(Recipe):
         from .gan_eval import add_classifier_flag  # at call time: gan_eval imports the classifier's recipe
 
         super().add_arguments(parser)
-        flag, help = cls.baseline_flag
+        flag, help, _ = cls.baseline
         parser.add_argument(flag, action="store_true", help=help)
         add_classifier_flag(parser, cls.classifier_use)
+
+    def model_config(self, config):
+        """The model's Config of a run: its flags and --lr, and what the baseline flag fixes when it is given."""
+        flag, _, fixes = self.baseline
+        fixed = fixes if config.get(flag.lstrip("-").replace("-", "_")) else {}   # --l1-only -> l1_only
+        return settings.build(self.config_class, config, self.flags, lr=config.get("lr", self.defaults["lr"]),
+                              **fixed)
 
     def __init__(self, config, rng):
         self.config = dict(config)

@@ -17,7 +17,6 @@ import os
 
 import numpy as np
 
-from .. import settings
 from ..tensor import Tensor
 from . import register
 from .img2img import ImageToImageRecipe, classifier_for, evaluate_outputs, read_images
@@ -31,15 +30,11 @@ class Pix2PixRecipe(ImageToImageRecipe):
     name = "pix2pix"
     help = "pix2pix: U-Net + PatchGAN translating outlines/masked digits/edges into images (Isola et al. 2017)"
     defaults = {"epochs": 3, "batch_size": 64, "lr": 2e-4}
-    baseline_flag = ("--l1-only", "train the U-Net on L1 alone, without D: the baseline the GAN should beat")
+    baseline = ("--l1-only", "train the U-Net on L1 alone, without D: the baseline the GAN should beat",
+                {"adversarial": False})
 
     config_class = Pix2PixConfig
     flags = ("task", "base_channels", "dropout", "dropout_at_test", "l1_weight", "inpaint_size")
-
-    def model_config(self, config):
-        """The Pix2PixConfig of a run: its flags, plus --l1-only and --lr."""
-        return settings.build(Pix2PixConfig, config, self.flags, adversarial=not config.get("l1_only"),
-                              lr=config.get("lr", self.defaults["lr"]))
 
     def build(self, cfg, rng):
         return (UNetGenerator(cfg.base_channels, cfg.dropout, cfg.dropout_at_test, rng=rng),

@@ -21,7 +21,6 @@ import os
 
 import numpy as np
 
-from .. import settings
 from ..tensor import Tensor
 from . import register
 from .img2img import ImageToImageRecipe, classifier_for, evaluate_outputs, read_images
@@ -34,16 +33,12 @@ class SuperResRecipe(ImageToImageRecipe):
     name = "superres"
     help = "SRGAN super-resolution 7x7 -> 28x28 (--scale 4) or 14x14 -> 28x28: residual G, pixel shuffle"
     defaults = {"epochs": 1, "batch_size": 32, "lr": 5e-4}
-    baseline_flag = ("--mse-only", "train G on pixel MSE alone (SRResNet-MSE): the baseline SRGAN is compared with")
+    baseline = ("--mse-only", "train G on pixel MSE alone (SRResNet-MSE): the baseline SRGAN is compared with",
+                {"content_weight": 0.0, "adv_weight": 0.0, "adversarial": False})     # no content loss, no D
     classifier_use = "the content loss and eval"
 
     config_class = SRConfig
     flags = ("scale", "channels", "d_channels", "n_res_blocks", "pixel_weight", "content_weight", "adv_weight")
-
-    def model_config(self, config):
-        """The SRConfig of a run: its flags, plus --mse-only (no content loss, no D) and --lr."""
-        fixed = {"content_weight": 0.0, "adv_weight": 0.0, "adversarial": False} if config.get("mse_only") else {}
-        return settings.build(SRConfig, config, self.flags, lr=config.get("lr", self.defaults["lr"]), **fixed)
 
     def __init__(self, config, rng):
         super().__init__(config, rng)
