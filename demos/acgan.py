@@ -25,7 +25,6 @@ from nanogen import plot
 from nanogen.data import DataLoader, mnist
 from nanogen.models import acgan, dcgan, gan, gan_eval, gan_recipes
 from nanogen.models.acgan_recipes import ACGAN
-from nanogen.models.classifier_recipes import load_classifier
 from nanogen.tensor import Tensor
 from nanogen.train import fit
 
@@ -102,17 +101,12 @@ print(f"digits asked for: {OUT}/cgan_digits.png, {OUT}/acgan_digits.png")
 
 # %%
 n_eval = 2000 if QUICK else 10000
-try:
-    classifier = load_classifier(gan_eval.find_classifier())
-except FileNotFoundError as e:
-    classifier = None
-    print(e)
+classifier = gan_eval.classifier_or_none()
 if classifier is not None:
-    print(f"{'model':>6}  {'FCD':>7}  {'IS':>5}  {'label acc':>9}  {'FCD within class':>16}  {'floor':>6}")
-    for name, recipe in models.items():
-        m = gan_eval.evaluate_generator(recipe, (x_test, y_test), np.random.default_rng(1), n=n_eval,
-                                        classifier=classifier)
-        print(f"{name:>6}  {m['fcd']:7.2f}  {m['inception_score']:5.2f}  {m['label_accuracy']:9.1%}  "
-              f"{m['fcd_within_class_mean']:16.2f}  {m['fcd_within_class_floor']:6.2f}")
+    gan_eval.report_table([(name, gan_eval.evaluate_generator(recipe, (x_test, y_test), np.random.default_rng(1),
+                                                              n=n_eval, classifier=classifier))
+                           for name, recipe in models.items()],
+                          ["fcd", "inception_score", "label_accuracy", "fcd_within_class_mean",
+                           "fcd_within_class_floor"])
     print(f"acgan's D as a classifier: {np.mean(models['acgan'].classify(x_test) == y_test):.1%} of the test digits")
 print(f"\nfigures in {OUT}")

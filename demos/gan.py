@@ -26,7 +26,6 @@ from matplotlib.figure import Figure
 from nanogen import plot
 from nanogen.data import DataLoader, mnist
 from nanogen.models import gan, gan_eval, gan_recipes
-from nanogen.models.classifier_recipes import load_classifier
 from nanogen.tensor import Tensor
 from nanogen.train import fit
 
@@ -131,18 +130,10 @@ plot.image_grid(np.concatenate(rows), nrow=8, path=os.path.join(OUT, "cgan_digit
 
 # %%
 n_eval = 2000 if QUICK else 10000
-try:
-    classifier = load_classifier(gan_eval.find_classifier())
-except FileNotFoundError as e:
-    classifier = None
-    print(e)
+classifier = gan_eval.classifier_or_none()
 if classifier is not None:
     print(f"\n{n_eval} samples per model against the {len(x_test)} test digits:")
-    print(f"{'model':>6}  {'FCD':>7}  {'floor':>6}  {'IS':>5}  {'min/max digit share':>20}  label accuracy")
-    for name, recipe in models.items():
-        m = gan_eval.evaluate_generator(recipe, (x_test, y_test), np.random.default_rng(1), n=n_eval,
-                                        classifier=classifier)
-        acc = f"{m['label_accuracy']:.1%}" if "label_accuracy" in m else "-"
-        print(f"{name:>6}  {m['fcd']:7.2f}  {m['fcd_test_halves']:6.2f}  {m['inception_score']:5.2f}  "
-              f"{m['class_min_share']:>9.1%} / {m['class_max_share']:<8.1%}  {acc}")
+    gan_eval.report_table([(name, gan_eval.evaluate_generator(recipe, (x_test, y_test), np.random.default_rng(1),
+                                                              n=n_eval, classifier=classifier))
+                           for name, recipe in models.items()])
 print(f"\nfigures in {OUT}")

@@ -27,7 +27,6 @@ import numpy as np
 from nanogen.data import DataLoader, mnist
 from nanogen.models import gan_eval
 from nanogen.models import stylegan as sg
-from nanogen.models.classifier_recipes import load_classifier
 from nanogen.models.stylegan_recipes import StyleGANRecipe, stylegan_figures
 from nanogen.nn.style_layers import adain
 from nanogen.tensor import Tensor
@@ -107,17 +106,12 @@ for name in ("style_mixing", "noise", "truncation"):
 
 # %%
 n_eval = 2000 if QUICK else 10000
-try:
-    classifier = load_classifier(gan_eval.find_classifier())
-except FileNotFoundError as e:
-    classifier = None
-    print(e)
+classifier = gan_eval.classifier_or_none()
 if classifier is not None:
-    print(f"{'psi':>5}  {'FCD':>7}  {'floor':>6}  {'IS':>5}  min/max digit share")
+    rows = []
     for psi in (1.0, 0.7, 0.5):
         recipe.config["truncation"] = psi
         fake = recipe.sample(n_eval, np.random.default_rng(1))
-        m = gan_eval.evaluate_samples(classifier, x_test, fake)
-        print(f"{psi:5.2f}  {m['fcd']:7.2f}  {m['fcd_test_halves']:6.2f}  {m['inception_score']:5.2f}  "
-              f"{m['class_min_share']:.1%} / {m['class_max_share']:.1%}")
+        rows.append((f"{psi:.2f}", gan_eval.evaluate_samples(classifier, x_test, fake)))
+    gan_eval.report_table(rows, ["fcd", "fcd_test_halves", "inception_score", "digit_shares"], first="psi")
 print(f"\nfigures in {OUT}")

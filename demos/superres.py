@@ -71,7 +71,7 @@ models = {"MSE only": train("mse_only", mse_only=True), "SRGAN": train("srgan")}
 hr = x_test[:10]
 lr = downsample(hr, r)
 rows = [np.repeat(np.repeat(lr, r, axis=2), r, axis=3), np.clip(bicubic_upsample(lr, r), 0, 1)]
-rows += [m.upscale(lr) for m in models.values()] + [hr]
+rows += [m.translate(lr) for m in models.values()] + [hr]
 path = os.path.join(OUT, "compare.png")
 _rows_figure(rows, [f"{28 // r}x{28 // r}", "bicubic", *models, "original"], 10, path,
                   f"super-resolution x{r}: test digits", (0, 1), "demo")
@@ -93,7 +93,7 @@ except FileNotFoundError as e:
 hr, labels = x_test[:n], y_test[:n]
 lr = downsample(hr, r)
 outputs = [("bilinear", np.clip(bilinear_upsample(lr, r), 0, 1)), ("bicubic", np.clip(bicubic_upsample(lr, r), 0, 1))]
-outputs += [(k, m.upscale(lr)) for k, m in models.items()]
+outputs += [(k, m.translate(lr)) for k, m in models.items()]
 print(f"{'':>9}  {'PSNR':>6}  {'SSIM':>6}  {'accuracy':>8}  {'FCD':>7}")
 for name, out in outputs:
     m = evaluate_outputs(out, hr, labels, classifier)

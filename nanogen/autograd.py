@@ -169,18 +169,21 @@ def unbroadcast(grad, shape):
     """Sum `grad` down to `shape`: the adjoint of NumPy broadcasting.
 
     Forward broadcasting copies x along new leading axes and along axes where x has size 1,
-    so backward adds up the gradient over exactly those axes.  (2, 3, 4) -> (3, 1): sum axis 0,
-    then axis 2 with keepdims.
+    so backward adds up the gradient over exactly those axes, in one sum, and the reshape puts
+    the size-1 axes back.  (2, 3, 4) -> (3, 1): sum over axes 0 and 2, then reshape (3,) -> (3, 1).
+    `grad` is an ndarray on the first-order path, or a Tensor when the gradient is recorded
+    (create_graph=True): then the sum and the reshape are ops of the graph. Both spell
+    "sum over these axes" as grad.sum(axes) (NumPy's axis, the Tensor's dim), so one text serves.
     """
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
-    if lead > 0:
-        grad = grad.sum(axis=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+    if lead >= 0:
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                          if n == 1 and grad.shape[lead + i] != 1)
+        if axes:
+            grad = grad.sum(axes)
+    return grad.reshape(shape)  # a gradient that cannot be summed down raises ValueError here
 
 
 def topological_order(root):
@@ -207,17 +210,6 @@ def topological_order(root):
                 if parent is not None and parent.requires_grad and id(parent) not in visited:
                     stack.append((parent, False))
     return order  # inputs first, root last
-
-
-def _sum_to(grad, shape):
-    """unbroadcast for a recorded gradient (a Tensor): the same sums, as ops of the graph."""
-    lead = grad.ndim - len(shape)
-    if lead > 0:
-        grad = grad.sum(dim=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(dim=axes, keepdim=True)
-    return grad.reshape(shape) if grad.shape != shape else grad
 
 
 def backward(root, grad=None, retain_graph=None, create_graph=False):
@@ -367,7 +359,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted=None):
                 continue
             if pg.shape != parent.shape:
                 try:
-                    pg = _sum_to(pg, parent.shape) if create_graph else unbroadcast(pg, parent.shape)
+                    pg = unbroadcast(pg, parent.shape)
                 except ValueError:
                     raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {pg.shape} "
                                        f"for an input of shape {parent.shape}") from None

@@ -1,9 +1,9 @@
 """pix2pix: the paired inputs, the U-Net's shapes and skips, the gradients of G's and D's whole
 objectives (float64 finite differences, batch norm in train mode), a learning test of seconds,
-and `nanogen train pix2pix` -> eval -> sample --input end to end."""
+and evaluate()'s numbers. `nanogen train pix2pix` -> eval -> sample --input end to end:
+test_models_img2img.py."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -160,43 +160,7 @@ def test_pix2pix_loss_falls(adversarial, rng):
     assert out.shape == y01.shape and out.min() >= 0 and out.max() <= 1
 
 
-# ---------------------------------------------------------------------------- end to end
-
-
-def test_train_eval_sample_pix2pix_cli(tmp_path, monkeypatch):
-    from nanogen.cli import main
-    from nanogen.models.classifier import Classifier, ClassifierConfig
-    from nanogen.optim import Adam as _Adam
-    from nanogen.train import save_checkpoint
-
-    try:
-        from nanogen.data import mnist
-
-        mnist("test")
-    except Exception as e:  # no MNIST on this machine: nothing to train on
-        pytest.skip(f"MNIST not available: {e}")
-    # an untrained classifier is enough to run every metric of eval
-    clf = Classifier(ClassifierConfig(channels=(2, 2), hidden_dim=4), rng=np.random.default_rng(0))
-
-    class Holder:
-        modules = {"model": clf}
-        optimizers = {"adam": _Adam(clf.parameters())}
-
-    save_checkpoint(str(tmp_path / "clf.npz"), Holder, {"config": {"model": "classifier", "channels": [2, 2],
-                                                                    "hidden_dim": 4}})
-    monkeypatch.setenv("NANOGEN_CLASSIFIER", str(tmp_path / "clf.npz"))
-    out = str(tmp_path / "run")
-    assert main(["train", "pix2pix", "--task", "inpaint", "--epochs", "1", "--subset", "64", "--batch-size", "32",
-                 "--base-channels", "2", "--out", out, "--quiet"]) == 0
-    assert os.path.exists(os.path.join(out, "translations.png"))
-    header = open(os.path.join(out, "metrics.csv")).readline().strip().split(",")
-    assert {"loss_d", "loss_g", "l1", "adv_g"} <= set(header)
-    assert main(["eval", out, "--json", "--limit", "40"]) == 0
-    np.save(tmp_path / "in.npy", np.zeros((2, 28, 28), np.float32))
-    assert main(["sample", out, "--input", str(tmp_path / "in.npy"), "--out", str(tmp_path / "t.png")]) == 0
-    assert os.path.exists(tmp_path / "t.png")
-    np.save(tmp_path / "bad.npy", np.zeros((2, 7, 7), np.float32))
-    assert main(["sample", out, "--input", str(tmp_path / "bad.npy")]) == 1      # wrong size: an error
+# ---------------------------------------------------------------------------- evaluation
 
 
 def test_pix2pix_eval_numbers(tmp_path, capsys, monkeypatch, rng):

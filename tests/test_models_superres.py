@@ -1,9 +1,9 @@
 """Super-resolution (SRGAN): downsampling and the bicubic baseline against their definitions, the
 generator's shapes, the gradients of G's and D's whole objectives (float64 finite differences,
-content loss through a frozen classifier), a learning test of seconds, and the CLI end to end."""
+content loss through a frozen classifier) and a learning test of seconds. The CLI end to end:
+test_models_img2img.py."""
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -126,39 +126,3 @@ def test_superres_mse_falls(rng):
     assert np.mean(mse[-5:]) < 0.3 * np.mean(mse[:3]), mse
     out = sr.super_resolve(G, lr01)
     assert out.shape == hr01.shape and np.mean((out - hr01) ** 2) < 0.3 * 0.25 * np.mean(mse[:3])   # [0, 1] units
-
-
-# ---------------------------------------------------------------------------- end to end
-
-
-def test_train_eval_sample_superres_cli(tmp_path, monkeypatch):
-    from nanogen.cli import main
-    from nanogen.optim import Adam as _Adam
-    from nanogen.train import save_checkpoint
-
-    try:
-        from nanogen.data import mnist
-
-        mnist("test")
-    except Exception as e:  # no MNIST on this machine: nothing to train on
-        pytest.skip(f"MNIST not available: {e}")
-    clf = Classifier(ClassifierConfig(channels=(2, 2), hidden_dim=4), rng=np.random.default_rng(0))
-
-    class Holder:
-        modules = {"model": clf}
-        optimizers = {"adam": _Adam(clf.parameters())}
-
-    save_checkpoint(str(tmp_path / "clf.npz"), Holder, {"config": {"model": "classifier", "channels": [2, 2],
-                                                                    "hidden_dim": 4}})
-    monkeypatch.setenv("NANOGEN_CLASSIFIER", str(tmp_path / "clf.npz"))
-    out = str(tmp_path / "run")
-    assert main(["train", "superres", "--scale", "4", "--epochs", "1", "--subset", "64", "--batch-size", "32",
-                 "--channels", "4", "--n-res-blocks", "1", "--out", out, "--quiet"]) == 0
-    assert os.path.exists(os.path.join(out, "superres.png"))
-    header = open(os.path.join(out, "metrics.csv")).readline().strip().split(",")
-    assert {"loss_d", "loss_g", "mse", "content", "adv"} <= set(header)
-    assert main(["eval", out, "--json", "--limit", "40"]) == 0
-    np.save(tmp_path / "in.npy", np.zeros((3, 7, 7), np.float32))
-    assert main(["sample", out, "--input", str(tmp_path / "in.npy"), "--out", str(tmp_path / "u.png")]) == 0
-    assert os.path.exists(tmp_path / "u.png")
-    assert main(["train", "superres", "--content-weight", "-1", "--out", out]) == 1   # SRConfig refuses it

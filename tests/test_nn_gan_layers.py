@@ -1,5 +1,6 @@
 """The progressive-GAN layers (nn/gan_layers.py): forward against NumPy written from the paper's
-formulas, gradients against finite differences in float64, and the errors they raise."""
+formulas, the learning-rate multiplier of StyleGAN's mapping network, gradients against finite
+differences in float64, and the errors they raise."""
 
 import math
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from nanogen import nn
-from nanogen.gradcheck import gradcheck
+from nanogen.gradcheck import gradcheck, gradcheck_module
 from nanogen.nn import functional_call
 from nanogen.nn.gan_layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
 from nanogen.tensor import Tensor
@@ -43,6 +44,31 @@ def test_equalized_linear_lr_mul_keeps_the_function_at_init(rng):
     x = Tensor(rng.standard_normal((2, 4)))
     assert np.allclose(a(x).data, b(x).data)
     assert np.allclose(b.weight.data, a.weight.data * 100)     # stored 1/lr_mul larger: moves lr_mul times slower
+
+
+def test_equalized_linear_gain_and_lr_mul_scale_weight_and_bias(rng):
+    m = EqualizedLinear(5, 3, gain=2.0, lr_mul=0.01, dtype=np.float64, rng=rng)
+    assert 50 < np.std(m.weight.data) < 200                         # stored as N(0, 1) / lr_mul
+    m.bias.data[...] = rng.standard_normal(3)
+    x = rng.standard_normal((4, 5))
+    w_used = m.weight.data * 2.0 * 0.01 / math.sqrt(5)
+    np.testing.assert_allclose(m(Tensor(x)).data, x @ w_used.T + 0.01 * m.bias.data, rtol=1e-12)
+    gradcheck_module(m, lambda m, x: m(x), x)
+
+
+def test_equalized_linear_learns_lr_mul_times_slower(rng):
+    """The point of lr_mul: the same Adam step moves the used weight lr_mul times as far."""
+    from nanogen.optim import Adam
+
+    moves = []
+    for lr_mul in (1.0, 0.1):
+        m = EqualizedLinear(4, 2, gain=1.0, lr_mul=lr_mul, dtype=np.float64, rng=np.random.default_rng(0))
+        before = m.weight.data * lr_mul / 2                          # the used weight: c = lr_mul / sqrt(4)
+        opt = Adam(m.parameters(), lr=1e-3)
+        m(Tensor(rng.standard_normal((8, 4)))).sum().backward()
+        opt.step()
+        moves.append(np.abs(m.weight.data * lr_mul / 2 - before).max())
+    np.testing.assert_allclose(moves[1] / moves[0], 0.1, rtol=1e-6)
 
 
 @pytest.mark.parametrize("lr_mul", [1.0, 0.1])
@@ -123,6 +149,8 @@ def test_gan_layers_errors_name_the_problem(rng):
         EqualizedLinear(4, 3)(Tensor(rng.standard_normal((2, 5)).astype(np.float32)))
     with pytest.raises(TypeError, match="float64"):
         EqualizedLinear(4, 3)(Tensor(rng.standard_normal((2, 4))))
+    with pytest.raises(ValueError, match="lr_mul and gain must be > 0"):
+        EqualizedLinear(3, 2, lr_mul=0)
     with pytest.raises(ValueError, match="group_size"):
         MinibatchStdDev(0)
 

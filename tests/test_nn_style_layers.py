@@ -1,15 +1,13 @@
 """The style-based generator's layers (nn/style_layers.py): instance norm and AdaIN against NumPy,
-their gradients by finite differences (float64), noise injection, the mapping network's
-equalized-lr linear layer, and the error messages."""
-
-import math
+their gradients by finite differences (float64), noise injection and the error messages. The
+equalized-lr linear layer of the mapping network and of AdaIN is tested in test_nn_gan_layers.py."""
 
 import numpy as np
 import pytest
 
 from nanogen import nn
 from nanogen.gradcheck import gradcheck, gradcheck_module
-from nanogen.nn.style_layers import AdaIN, ScaledLinear, NoiseInjection, adain, instance_norm
+from nanogen.nn.style_layers import AdaIN, NoiseInjection, adain, instance_norm
 from nanogen.tensor import Tensor
 
 
@@ -99,41 +97,6 @@ def test_noise_injection_rejects_noise_of_the_wrong_shape(rng):
         layer(x, np.zeros((2, 3, 4, 4), np.float32))
     with pytest.raises(TypeError, match="NoiseInjection"):
         layer(x, np.zeros((2, 1, 4, 4), np.float64))
-
-
-# ---------------------------------------------------------------------------- equalized learning rate
-
-
-def test_scaled_linear_is_a_scaled_linear_layer(rng):
-    layer = ScaledLinear(5, 3, lr_mul=0.01, gain=2.0, rng=rng).double()
-    assert 50 < np.std(layer.weight.data) < 200                    # stored as N(0, 1) / lr_mul
-    layer.bias.data[...] = rng.standard_normal(3)
-    x = rng.standard_normal((4, 5))
-    w_used = layer.weight.data * 2.0 * 0.01 / math.sqrt(5)
-    np.testing.assert_allclose(layer(Tensor(x)).data, x @ w_used.T + 0.01 * layer.bias.data, rtol=1e-12)
-    gradcheck_module(layer, lambda m, x: m(x), x)
-
-
-def test_scaled_linear_learns_lr_mul_times_slower(rng):
-    """The point of lr_mul: the same Adam step moves the used weight lr_mul times as far."""
-    from nanogen.optim import Adam
-
-    moves = []
-    for lr_mul in (1.0, 0.1):
-        layer = ScaledLinear(4, 2, lr_mul=lr_mul, rng=np.random.default_rng(0)).double()
-        before = layer.weight.data * lr_mul / 2
-        opt = Adam(layer.parameters(), lr=1e-3)
-        layer(Tensor(rng.standard_normal((8, 4)))).sum().backward()
-        opt.step()
-        moves.append(np.abs(layer.weight.data * lr_mul / 2 - before).max())
-    np.testing.assert_allclose(moves[1] / moves[0], 0.1, rtol=1e-6)
-
-
-def test_scaled_linear_rejects_bad_arguments(rng):
-    with pytest.raises(ValueError, match="lr_mul and gain must be > 0"):
-        ScaledLinear(3, 2, lr_mul=0)
-    with pytest.raises(ValueError, match=r"expected input \(\.\.\., 3\)"):
-        ScaledLinear(3, 2, rng=rng)(Tensor(np.zeros((2, 4), np.float32)))
 
 
 def test_style_layers_are_modules_with_state():

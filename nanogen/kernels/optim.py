@@ -67,31 +67,31 @@ def sgd_step_reference_(p, g, buf, lr, momentum, dampening, weight_decay, nester
     p -= dt(lr) * g
 
 
+@njit(cache=True, inline="always")
+def _sgd_update(i, p, g, buf, lr, momentum, dampening1, weight_decay, nesterov, first_step):
+    """sgd_step_ for element i. inline="always": Numba pastes this body into both loops below
+    before compiling them, so the prange loop is still one vectorizable loop without a call."""
+    gi = g[i]
+    if weight_decay != 0:
+        gi = gi + weight_decay * p[i]
+    if momentum != 0:
+        b = gi if first_step else momentum * buf[i] + dampening1 * gi
+        buf[i] = b
+        gi = gi + momentum * b if nesterov else b
+    p[i] = p[i] - lr * gi
+
+
 @njit(cache=True, parallel=True)
 def _sgd_step(p, g, buf, lr, momentum, dampening1, weight_decay, nesterov, first_step):
-    """sgd_step_ on flat arrays (dampening1 = 1 - dampening); the loop body is written twice:
-    one thread for small arrays, all of them (prange) for large ones."""
+    """sgd_step_ on flat arrays (dampening1 = 1 - dampening): one thread for small arrays, all of
+    them (prange) for large ones."""
     n = p.size
     if n < PARALLEL_MIN:
         for i in range(n):
-            gi = g[i]
-            if weight_decay != 0:
-                gi = gi + weight_decay * p[i]
-            if momentum != 0:
-                b = gi if first_step else momentum * buf[i] + dampening1 * gi
-                buf[i] = b
-                gi = gi + momentum * b if nesterov else b
-            p[i] = p[i] - lr * gi
+            _sgd_update(i, p, g, buf, lr, momentum, dampening1, weight_decay, nesterov, first_step)
     else:
         for i in prange(n):
-            gi = g[i]
-            if weight_decay != 0:
-                gi = gi + weight_decay * p[i]
-            if momentum != 0:
-                b = gi if first_step else momentum * buf[i] + dampening1 * gi
-                buf[i] = b
-                gi = gi + momentum * b if nesterov else b
-            p[i] = p[i] - lr * gi
+            _sgd_update(i, p, g, buf, lr, momentum, dampening1, weight_decay, nesterov, first_step)
 
 
 def sgd_step_numba_(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first_step):
@@ -138,30 +138,30 @@ def adam_step_reference_(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay, 
     # END SOLUTION
 
 
+@njit(cache=True, inline="always")
+def _adam_update(i, p, g, m, v, beta1, beta1c, beta2, beta2c, eps, wd, decay, step_size, bc2_sqrt):
+    """adam_step_ for element i, pasted into both loops below (inline="always", as _sgd_update)."""
+    gi = g[i]
+    if wd != 0:
+        gi = gi + wd * p[i]
+    pi = p[i] * decay
+    m[i] = beta1 * m[i] + beta1c * gi
+    v[i] = beta2 * v[i] + beta2c * gi * gi
+    p[i] = pi - step_size * m[i] / (np.sqrt(v[i]) / bc2_sqrt + eps)
+
+
 @njit(cache=True, parallel=True)
 def _adam_step(p, g, m, v, beta1, beta1c, beta2, beta2c, eps, wd, decay, step_size, bc2_sqrt):
     """adam_step_ on flat arrays: beta1c = 1 - beta1, beta2c = 1 - beta2; decay = 1 - lr *
     weight_decay for AdamW, 1 for Adam; wd = weight_decay for Adam, 0 for AdamW.
-    The loop body is written twice: one thread for small arrays, prange for large ones."""
+    One thread for small arrays, prange for large ones."""
     n = p.size
     if n < PARALLEL_MIN:
         for i in range(n):
-            gi = g[i]
-            if wd != 0:
-                gi = gi + wd * p[i]
-            pi = p[i] * decay
-            m[i] = beta1 * m[i] + beta1c * gi
-            v[i] = beta2 * v[i] + beta2c * gi * gi
-            p[i] = pi - step_size * m[i] / (np.sqrt(v[i]) / bc2_sqrt + eps)
+            _adam_update(i, p, g, m, v, beta1, beta1c, beta2, beta2c, eps, wd, decay, step_size, bc2_sqrt)
     else:
         for i in prange(n):
-            gi = g[i]
-            if wd != 0:
-                gi = gi + wd * p[i]
-            pi = p[i] * decay
-            m[i] = beta1 * m[i] + beta1c * gi
-            v[i] = beta2 * v[i] + beta2c * gi * gi
-            p[i] = pi - step_size * m[i] / (np.sqrt(v[i]) / bc2_sqrt + eps)
+            _adam_update(i, p, g, m, v, beta1, beta1c, beta2, beta2c, eps, wd, decay, step_size, bc2_sqrt)
 
 
 def adam_step_numba_(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay, decoupled):

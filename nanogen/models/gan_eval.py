@@ -73,6 +73,14 @@ def train_standard_classifier(folder=None):
     return os.path.join(folder, CHECKPOINT)
 
 
+def add_classifier_flag(parser, purpose="eval"):
+    """The `--classifier PATH` flag of a recipe whose numbers (or, for superres, whose loss) use the
+    classifier; find_classifier below resolves it. purpose: what the recipe uses it for, for --help."""
+    parser.add_argument("--classifier", default=None,
+                        help=f"classifier checkpoint for {purpose} (default ${ENV}, else nanogen's standard "
+                             "one in the cache, trained once when missing)")
+
+
 def find_classifier(path=None, train_if_missing=True):
     """The classifier checkpoint to use: $NANOGEN_CLASSIFIER, else `path`, else the standard one in
     the cache (trained there first when missing, unless train_if_missing is False).
@@ -169,3 +177,45 @@ def evaluate_generator(recipe, data, rng, n=10000, classifier=None):
     labels = np.arange(n) % recipe.cfg.n_classes if recipe.conditional else None
     fake = recipe.sample(n, rng, labels=labels) if recipe.conditional else recipe.sample(n, rng)
     return evaluate_samples(classifier, x, fake, requested_labels=labels, real_labels=y)
+
+
+# ---------------------------------------------------------------------------- a table for the demos
+
+#: the columns report_table can print: metric -> (heading, how one value is written)
+REPORT_COLUMNS = {
+    "fcd": ("FCD", "{:.2f}"),
+    "fcd_test_halves": ("floor", "{:.2f}"),
+    "inception_score": ("IS", "{:.2f}"),
+    "digit_shares": ("min/max digit share", None),     # class_min_share / class_max_share
+    "label_accuracy": ("label acc", "{:.1%}"),
+    "fcd_within_class_mean": ("FCD within class", "{:.2f}"),
+    "fcd_within_class_floor": ("class floor", "{:.2f}"),
+}
+
+
+def _cell(m, column):
+    if column == "digit_shares":
+        return f"{m['class_min_share']:.1%} / {m['class_max_share']:.1%}" if "class_min_share" in m else "-"
+    return REPORT_COLUMNS[column][1].format(m[column]) if column in m else "-"
+
+
+def report_table(rows, columns=("fcd", "fcd_test_halves", "inception_score", "digit_shares", "label_accuracy"),
+                 first="model", file=None):
+    """Print evaluations side by side: one line per (name, metrics) in `rows`, metrics being what
+    evaluate_samples or evaluate_generator returned; `columns` are keys of REPORT_COLUMNS, `first`
+    heads the column of names. A number a row lacks (label accuracy of an unconditional GAN) is "-"."""
+    table = [[first] + [REPORT_COLUMNS[c][0] for c in columns]]
+    table += [[str(name)] + [_cell(m, c) for c in columns] for name, m in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        print("  ".join(cell.rjust(w) for cell, w in zip(line, widths)), file=file)
+
+
+def classifier_or_none():
+    """The classifier of find_classifier(), or None after printing why there is none: a demo then
+    goes on without its numbers."""
+    try:
+        return load_classifier(find_classifier())
+    except FileNotFoundError as e:
+        print(e)
+        return None

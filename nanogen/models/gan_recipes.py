@@ -39,11 +39,11 @@ class GANRecipe(Recipe):
 
     @classmethod
     def add_arguments(cls, parser):
+        from .gan_eval import add_classifier_flag  # at call time: gan_eval imports the classifier's recipe
+
         super().add_arguments(parser)
         parser.add_argument("--n-eval", type=int, default=10000, help="generated images for `nanogen eval`")
-        parser.add_argument("--classifier", default=None,
-                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER, else nanogen's "
-                                 "standard one in the cache, trained once when missing)")
+        add_classifier_flag(parser)
 
     def model_config(self, config):
         if "real_label" not in config and config.get("label_smoothing"):   # runs saved before the rename

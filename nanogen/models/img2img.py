@@ -1,6 +1,10 @@
-"""What the image-to-image recipes share: reading the images to translate, and judging the outputs.
+"""What the image-to-image recipes share: the recipe itself, reading the images to translate, and
+judging the outputs.
 
 Read after pix2pix.py and superres.py (the models), and gan_eval.py (the classifier as a ruler).
+ImageToImageRecipe is the base of pix2pix_recipes.py and superres_recipes.py: a generator G that
+maps an input made from each training image back to that image, a discriminator D, one Adam each,
+a flag that trains G without D (the baseline the GAN must beat), and --classifier.
 A translation has a right answer, the target it was made from, so `nanogen eval` compares each
 output with its target pixel by pixel and in structure, and asks nanogen's MNIST classifier
 whether the output still shows the right digit:
@@ -16,7 +20,9 @@ import os
 
 import numpy as np
 
-from .. import metrics
+from .. import metrics, settings
+from ..optim import Adam
+from ..train import Recipe
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy", ".npz")
 
@@ -93,3 +99,50 @@ def classifier_for(config, dataset):
     from .gan_eval import find_classifier
 
     return load_classifier(find_classifier(config.get("classifier")))
+
+
+class ImageToImageRecipe(Recipe):
+    """A translation recipe. Subclasses set `baseline` = (flag, help, Config values it fixes) for the
+    flag that trains G without D, `classifier_use` (what --classifier is for, in --help) and write:
+        build(cfg, rng) -> (G, D)     the two networks from the model's Config
+        make_input(y, rng)            inputs (N, 1, h, w) in [0, 1] made from targets y (N, 1, 28, 28)
+        translate(x)                  G's outputs (N, 1, 28, 28) in [0, 1] for inputs x in [0, 1]
+    """
+
+    drop_last = True                    # batch norm dislikes a last batch of 1
+    baseline = ("--g-only", "train G alone, without D", {"adversarial": False})
+    classifier_use = "eval"
+
+    @classmethod
+    def add_arguments(cls, parser):
+        from .gan_eval import add_classifier_flag  # at call time: gan_eval imports the classifier's recipe
+
+        super().add_arguments(parser)
+        flag, help, _ = cls.baseline
+        parser.add_argument(flag, action="store_true", help=help)
+        add_classifier_flag(parser, cls.classifier_use)
+
+    def model_config(self, config):
+        """The model's Config of a run: its flags and --lr, and what the baseline flag fixes when it is given."""
+        flag, _, fixes = self.baseline
+        fixed = fixes if config.get(flag.lstrip("-").replace("-", "_")) else {}   # --l1-only -> l1_only
+        return settings.build(self.config_class, config, self.flags, lr=config.get("lr", self.defaults["lr"]),
+                              **fixed)
+
+    def __init__(self, config, rng):
+        self.config = dict(config)
+        self.cfg = self.model_config(config)
+        self.G, self.D = self.build(self.cfg, rng)
+        self.modules = {"generator": self.G, "discriminator": self.D}
+        self.optimizers = {name: Adam(m.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
+                           for name, m in self.modules.items()}
+
+    def build(self, cfg, rng):
+        raise NotImplementedError(f"{type(self).__name__} must define build(cfg, rng) -> (G, D)")
+
+    def sample(self, n, rng):
+        """Translations of inputs made from the first n test images (nothing is drawn from noise alone)."""
+        from ..cli import load_dataset
+
+        y, _ = load_dataset(self.config.get("dataset", "mnist"), "test")
+        return self.translate(self.make_input(y[:n], rng))

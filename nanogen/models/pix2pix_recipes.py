@@ -17,49 +17,28 @@ import os
 
 import numpy as np
 
-from .. import settings
-from ..optim import Adam
 from ..tensor import Tensor
-from ..train import Recipe
 from . import register
-from .img2img import classifier_for, evaluate_outputs, read_images
+from .img2img import ImageToImageRecipe, classifier_for, evaluate_outputs, read_images
 from .pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator, make_input, train_step, translate
 
 EVAL_SEED = 1234        # the test inputs (inpaint squares) are the same for every run and model
 
 
 @register
-class Pix2PixRecipe(Recipe):
+class Pix2PixRecipe(ImageToImageRecipe):
     name = "pix2pix"
     help = "pix2pix: U-Net + PatchGAN translating outlines/masked digits/edges into images (Isola et al. 2017)"
     defaults = {"epochs": 3, "batch_size": 64, "lr": 2e-4}
-    drop_last = True                    # batch norm dislikes a last batch of 1
+    baseline = ("--l1-only", "train the U-Net on L1 alone, without D: the baseline the GAN should beat",
+                {"adversarial": False})
 
     config_class = Pix2PixConfig
     flags = ("task", "base_channels", "dropout", "dropout_at_test", "l1_weight", "inpaint_size")
 
-    @classmethod
-    def add_arguments(cls, parser):
-        super().add_arguments(parser)
-        parser.add_argument("--l1-only", action="store_true",
-                            help="train the U-Net on L1 alone, without D: the baseline the GAN should beat")
-        parser.add_argument("--classifier", default=None,
-                            help="classifier checkpoint for eval (default $NANOGEN_CLASSIFIER or "
-                                 "nanogen's standard classifier in the cache)")
-
-    def model_config(self, config):
-        """The Pix2PixConfig of a run: its flags, plus --l1-only and --lr."""
-        return settings.build(Pix2PixConfig, config, self.flags, adversarial=not config.get("l1_only"),
-                              lr=config.get("lr", self.defaults["lr"]))
-
-    def __init__(self, config, rng):
-        self.config = dict(config)
-        self.cfg = self.model_config(config)
-        self.G = UNetGenerator(self.cfg.base_channels, self.cfg.dropout, self.cfg.dropout_at_test, rng=rng)
-        self.D = PatchDiscriminator(self.cfg.base_channels, rng=rng)
-        self.modules = {"generator": self.G, "discriminator": self.D}
-        self.optimizers = {"generator": Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas),
-                           "discriminator": Adam(self.D.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)}
+    def build(self, cfg, rng):
+        return (UNetGenerator(cfg.base_channels, cfg.dropout, cfg.dropout_at_test, rng=rng),
+                PatchDiscriminator(cfg.base_channels, rng=rng))
 
     def make_input(self, y, rng):
         return make_input(self.cfg.task, y, rng, self.cfg.inpaint_size)
@@ -73,13 +52,6 @@ class Pix2PixRecipe(Recipe):
     def translate(self, x):
         """Outputs (N, 1, 28, 28) in [0, 1] for inputs x in [0, 1]."""
         return translate(self.G, x)
-
-    def sample(self, n, rng):
-        """Translations of the first n test images' inputs (pix2pix draws nothing from noise alone)."""
-        from ..cli import load_dataset
-
-        y, _ = load_dataset(self.config.get("dataset", "mnist"), "test")
-        return self.translate(self.make_input(y[:n], rng))
 
     def translate_files(self, paths, out):
         """`nanogen sample RUN --input FILES`: input | output rows into the PNG `out`."""

@@ -48,7 +48,7 @@ Where the MNIST-scale choices differ from the paper (1024x1024 faces, days on 8 
   * channels 32, 16, 8 (paper: 512 down to 32), chosen so that one iteration costs about 1.3
     dcgan iterations; nearest-neighbour upsampling without the paper's bilinear blur;
   * plain convolutions with PyTorch's initialisation (AdaIN renormalises every layer, so their
-    scale matters little); equalized lr (nn/style_layers.ScaledLinear) in the mapping network and
+    scale matters little); equalized lr (nn/gan_layers.EqualizedLinear) in the mapping network and
     in AdaIN's affine maps, where the scale of the styles does matter. The mapping network's lr_mul
     is 0.1, not 0.01: times our lr 2e-4 that is a step of 2e-5, near the paper's 0.01 x 0.001;
   * no progressive growing (the paper grows from 8x8 up);
@@ -68,7 +68,8 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..autograd import no_grad
-from ..nn.style_layers import AdaIN, NoiseInjection, ScaledLinear
+from ..nn.gan_layers import EqualizedLinear
+from ..nn.style_layers import AdaIN, NoiseInjection
 from ..settings import setting
 from ..tensor import Tensor
 from . import gan
@@ -111,7 +112,7 @@ def normalize_2nd_moment(z, eps=1e-8):
 
 
 class MappingNetwork(nn.Module):
-    """f: z (N, Z) -> w (N, W): normalise z, then n_layers of ScaledLinear + LeakyReLU(0.2).
+    """f: z (N, Z) -> w (N, W): normalise z, then n_layers of EqualizedLinear + LeakyReLU(0.2).
 
     Gain sqrt(2) (He) keeps w about as large as the normalised z, so different z give clearly
     different styles from the first step."""
@@ -121,7 +122,7 @@ class MappingNetwork(nn.Module):
         dims = [latent_dim] + [w_dim] * n_layers
         layers = []
         for i, o in zip(dims[:-1], dims[1:]):
-            layers += [ScaledLinear(i, o, lr_mul=lr_mul, gain=np.sqrt(2), rng=rng), nn.LeakyReLU(0.2)]
+            layers += [EqualizedLinear(i, o, gain=np.sqrt(2), lr_mul=lr_mul, rng=rng), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):

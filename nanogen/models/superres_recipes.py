@@ -21,49 +21,32 @@ import os
 
 import numpy as np
 
-from .. import settings
-from ..optim import Adam
 from ..tensor import Tensor
-from ..train import Recipe
 from . import register
-from .img2img import classifier_for, evaluate_outputs, read_images
+from .img2img import ImageToImageRecipe, classifier_for, evaluate_outputs, read_images
 from .superres import (SRConfig, SRDiscriminator, SRGenerator, bicubic_upsample, bilinear_upsample,
                        classifier_content_features, downsample, super_resolve, train_step)
 
 
 @register
-class SuperResRecipe(Recipe):
+class SuperResRecipe(ImageToImageRecipe):
     name = "superres"
     help = "SRGAN super-resolution 7x7 -> 28x28 (--scale 4) or 14x14 -> 28x28: residual G, pixel shuffle"
     defaults = {"epochs": 1, "batch_size": 32, "lr": 5e-4}
-    drop_last = True
+    baseline = ("--mse-only", "train G on pixel MSE alone (SRResNet-MSE): the baseline SRGAN is compared with",
+                {"content_weight": 0.0, "adv_weight": 0.0, "adversarial": False})     # no content loss, no D
+    classifier_use = "the content loss and eval"
 
     config_class = SRConfig
     flags = ("scale", "channels", "d_channels", "n_res_blocks", "pixel_weight", "content_weight", "adv_weight")
 
-    @classmethod
-    def add_arguments(cls, parser):
-        super().add_arguments(parser)
-        parser.add_argument("--mse-only", action="store_true",
-                            help="train G on pixel MSE alone (SRResNet-MSE): the baseline SRGAN is compared with")
-        parser.add_argument("--classifier", default=None,
-                            help="classifier checkpoint for the content loss and eval (default "
-                                 "$NANOGEN_CLASSIFIER, else nanogen's standard classifier in the cache)")
-
-    def model_config(self, config):
-        """The SRConfig of a run: its flags, plus --mse-only (no content loss, no D) and --lr."""
-        fixed = {"content_weight": 0.0, "adv_weight": 0.0, "adversarial": False} if config.get("mse_only") else {}
-        return settings.build(SRConfig, config, self.flags, lr=config.get("lr", self.defaults["lr"]), **fixed)
-
     def __init__(self, config, rng):
-        self.config = dict(config)
-        self.cfg = self.model_config(config)
-        self.G = SRGenerator(self.cfg.scale, self.cfg.channels, self.cfg.n_res_blocks, rng=rng)
-        self.D = SRDiscriminator(self.cfg.d_channels, rng=rng)
-        self.modules = {"generator": self.G, "discriminator": self.D}
-        self.optimizers = {"generator": Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas),
-                           "discriminator": Adam(self.D.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)}
+        super().__init__(config, rng)
         self._phi = None
+
+    def build(self, cfg, rng):
+        return (SRGenerator(cfg.scale, cfg.channels, cfg.n_res_blocks, rng=rng),
+                SRDiscriminator(cfg.d_channels, rng=rng))
 
     def phi(self):
         """The content loss's feature map, from the classifier loaded on first use (frozen)."""
@@ -73,24 +56,19 @@ class SuperResRecipe(Recipe):
             self._phi = classifier_content_features(clf)
         return self._phi
 
-    def low_res(self, hr):
+    def make_input(self, hr, rng=None):
+        """The low-resolution images (N, 1, 28/r, 28/r) of hr (N, 1, 28, 28): block means, no noise."""
         return downsample(hr, self.cfg.scale)
 
     def train_step(self, batch, rng):
         hr = batch[0].data                                        # (N, 1, 28, 28) in [0, 1]
-        lr = self.low_res(hr)
+        lr = self.make_input(hr)
         return train_step(self.G, self.D, self.optimizers["generator"], self.optimizers["discriminator"],
                           self.phi(), Tensor(lr * 2 - 1), Tensor(hr * 2 - 1), self.cfg)
 
-    def upscale(self, lr):
+    def translate(self, lr):
+        """The generator's upscaled images (N, 1, 28, 28) in [0, 1] of low-resolution lr in [0, 1]."""
         return super_resolve(self.G, lr)
-
-    def sample(self, n, rng):
-        """Super-resolved versions of the first n test digits (nothing is drawn from noise)."""
-        from ..cli import load_dataset
-
-        hr, _ = load_dataset(self.config.get("dataset", "mnist"), "test")
-        return self.upscale(self.low_res(hr[:n]))
 
     def translate_files(self, paths, out):
         """`nanogen sample RUN --input FILES`: low-res (shown blocky) | bicubic | output rows into `out`."""
@@ -99,7 +77,7 @@ class SuperResRecipe(Recipe):
         r = self.cfg.scale
         lr = read_images(paths, 28 // r)
         blocky = np.repeat(np.repeat(lr, r, axis=2), r, axis=3)
-        _rows_figure([blocky, np.clip(bicubic_upsample(lr, r), 0, 1), self.upscale(lr)],
+        _rows_figure([blocky, np.clip(bicubic_upsample(lr, r), 0, 1), self.translate(lr)],
                           ["input", "bicubic", self.name], len(lr), out,
                           f"{self.name} x{r}: given images, upscaled", (0, 1), "translate_files")
         return out
@@ -112,19 +90,19 @@ class SuperResRecipe(Recipe):
         from ..plot_images import _rows_figure  # input | output | target rows, as plot.reconstructions
 
         r = self.cfg.scale
-        lr = self.low_res(hr)
+        lr = self.make_input(hr)
         blocky = np.repeat(np.repeat(lr, r, axis=2), r, axis=3)            # nearest: the pixels as they are
         kind = "MSE only" if not self.cfg.adversarial else "SRGAN"
-        _rows_figure([blocky, np.clip(bicubic_upsample(lr, r), 0, 1), self.upscale(lr), hr],
+        _rows_figure([blocky, np.clip(bicubic_upsample(lr, r), 0, 1), self.translate(lr), hr],
                           [f"{28 // r}x{28 // r} input", "bicubic", kind, "original"], len(hr), path,
                           f"{self.name} x{r} ({kind}) {when}: test digits", (0, 1), "superres")
 
     def evaluate(self, data, rng):
         hr, labels = data
         r = self.cfg.scale
-        lr = self.low_res(hr)
+        lr = self.make_input(hr)
         clf = classifier_for(self.config, self.config.get("dataset", "mnist"))
-        out = evaluate_outputs(self.upscale(lr), hr, labels, clf)
+        out = evaluate_outputs(self.translate(lr), hr, labels, clf)
         for name, up in (("bicubic", bicubic_upsample), ("bilinear", bilinear_upsample)):
             base = evaluate_outputs(np.clip(up(lr, r), 0, 1), hr, labels, clf)
             out.update({f"{name}_{k}": v for k, v in base.items()})

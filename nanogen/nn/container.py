@@ -10,7 +10,24 @@ from collections import OrderedDict
 from .module import Module, _indent
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: children kept in order, counted, iterated, and found
+    by a position that may count from the end (-1 is the last), as for a Python list."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def _pos(self, index):
+        n = len(self._modules)
+        if not -n <= index < n:
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for {n} modules")
+        return index % n
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x))).
 
     Children are named "0", "1", ... (or by the keys of an OrderedDict/dict given instead), so
@@ -38,17 +55,8 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def _key(self, index):
-        n = len(self._modules)
-        if not -n <= index < n:
-            raise IndexError(f"{type(self).__name__}: index {index} is out of range for {n} modules")
-        return list(self._modules)[index % n]
+        return list(self._modules)[self._pos(index)]
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -68,7 +76,7 @@ class Sequential(Module):
         return self
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (a plain Python list would hide them).
 
     It has no forward: the owner decides how to call its items. Names are "0", "1", ...
@@ -103,17 +111,6 @@ class ModuleList(Module):
         items.insert(index, self._check(module))
         self._renumber(items)
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def _pos(self, index):
-        n = len(self._modules)
-        if not -n <= index < n:
-            raise IndexError(f"ModuleList: index {index} is out of range for {n} modules")
-        return index % n
 
     def __getitem__(self, index):
         if isinstance(index, slice):

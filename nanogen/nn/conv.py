@@ -9,8 +9,6 @@ so a stride-2 one doubles H and W (Dumoulin & Visin 2016, "A guide to convolutio
     ConvTranspose2d.weight  (in_channels, out_channels // groups, KH, KW)
 """
 
-import math
-
 import numpy as np
 
 from .. import functional as F
@@ -59,11 +57,7 @@ class _ConvBase(Module):
     def reset_parameters(self, rng=None):
         """PyTorch's default: weight ~ kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
         bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = weight.shape[1] * KH * KW."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound, rng=rng)
+        init.layer_default_(self.weight, self.bias, rng=rng)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

@@ -10,7 +10,7 @@ engine's chain rule through F.linear, F.conv2d, mean and sqrt, checked in tests/
   PixelNorm                          each pixel's feature vector scaled to unit mean square (Sec. 4.2)
   MinibatchStdDev                    one extra feature map: how much the batch varies (Sec. 3)
 models/progan.py builds its generator and discriminator from them; the style-based generator uses
-them too.
+them too (EqualizedLinear with lr_mul in its mapping network and as AdaIN's affine map).
 """
 
 import math
@@ -46,6 +46,8 @@ class EqualizedLinear(Module):
         super().__init__()
         self.in_features = positive_int("EqualizedLinear", "in_features", in_features)
         self.out_features = positive_int("EqualizedLinear", "out_features", out_features)
+        if not lr_mul > 0 or not gain > 0:
+            raise ValueError(f"EqualizedLinear: lr_mul and gain must be > 0, got lr_mul={lr_mul!r}, gain={gain!r}")
         dtype = float_dtype("EqualizedLinear", dtype)
         self.scale = gain / math.sqrt(self.in_features) * lr_mul                 # c
         self.lr_mul = lr_mul
@@ -60,7 +62,8 @@ class EqualizedLinear(Module):
         return F.linear(x, self.weight * self.scale, b)
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, scale={self.scale:.4g}"
+        lr_mul = f", lr_mul={self.lr_mul}" if self.lr_mul != 1.0 else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}, scale={self.scale:.4g}{lr_mul}"
 
 
 class EqualizedConv2d(Module):

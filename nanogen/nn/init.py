@@ -153,6 +153,18 @@ def kaiming_uniform_(t, a=0, mode="fan_in", nonlinearity="leaky_relu", rng=None)
     return uniform_(t, -bound, bound, rng=rng)
 
 
+def layer_default_(weight, bias=None, rng=None):
+    """PyTorch's default init of Linear and Conv layers (their reset_parameters): weight ~
+    kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and bias (unless None) ~ the
+    same U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in being the weight's (in_features, or C_in/G * KH * KW)."""
+    kaiming_uniform_(weight, a=math.sqrt(5), rng=rng)
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(_array(weight, "layer_default_"))
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound, rng=rng)
+    return weight
+
+
 def kaiming_normal_(t, a=0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
     """He: N(0, std^2), std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a)."""
     x = _array(t, "kaiming_normal_")

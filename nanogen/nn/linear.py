@@ -7,8 +7,6 @@ vector e_i, done by indexing instead of a matmul with a mostly-zero matrix.
 Layouts and default initialisation are PyTorch's: Linear.weight is (out_features, in_features).
 """
 
-import math
-
 import numpy as np
 
 from .. import functional as F
@@ -49,11 +47,7 @@ class Linear(Module):
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng=None):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound, rng=rng)
+        init.layer_default_(self.weight, self.bias, rng=rng)
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)

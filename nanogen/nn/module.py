@@ -74,21 +74,26 @@ class Module:
                 registry.pop(name, None)
         self._non_persistent.discard(name)
 
+    def _register(self, name, value, registry):
+        """Put `value` under `name` in the registry named `registry` ("_parameters", "_buffers" or
+        "_modules"), and nowhere else. By name, not the dict itself: before Module.__init__ there is
+        none, and _require_init says so."""
+        self._require_init(name)
+        registry = self.__dict__[registry]
+        self._forget(name, registry)
+        registry[name] = value
+
     def __setattr__(self, name, value):
         params = self.__dict__.get("_parameters")
         if isinstance(value, Parameter):
-            self._require_init(name)
-            self._forget(name, self._parameters)
-            self._parameters[name] = value
+            self._register(name, value, "_parameters")
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter {name!r}; "
                                 "wrap it: nn.Parameter(value) (or assign None)")
             params[name] = None
         elif isinstance(value, Module):
-            self._require_init(name)
-            self._forget(name, self._modules)
-            self._modules[name] = value
+            self._register(name, value, "_modules")
         elif name in self.__dict__.get("_modules", ()):
             if value is not None:
                 raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as sub-module "
@@ -123,8 +128,7 @@ class Module:
         self._require_init(name)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
-        self._forget(name, self._parameters)
-        self._parameters[name] = param
+        self._register(name, param, "_parameters")
 
     def register_buffer(self, name, tensor, persistent=True):
         """Add state that is saved and converted with the module but not trained (running statistics).
@@ -137,8 +141,7 @@ class Module:
             tensor = Tensor(tensor)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
-        self._forget(name, self._buffers)
-        self._buffers[name] = tensor
+        self._register(name, tensor, "_buffers")
         if not persistent:
             self._non_persistent.add(name)
 
@@ -146,8 +149,7 @@ class Module:
         self._require_init(name)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module or None, got {type(module).__name__}")
-        self._forget(name, self._modules)
-        self._modules[name] = module
+        self._register(name, module, "_modules")
 
     register_module = add_module
 

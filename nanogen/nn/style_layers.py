@@ -1,26 +1,24 @@
-"""The layers of a style-based generator: AdaIN, noise injection and the mapping network's linear layer.
+"""The layers of a style-based generator: AdaIN and noise injection.
 
 Read norm.py first (instance normalisation is layer normalisation over one channel's pixels) and
-linear.py; models/stylegan.py puts these together (Karras et al. 2019, "A style-based generator
-architecture for GANs", Sec. 2 and Fig. 1b).
+gan_layers.py (the equalized learning rate); models/stylegan.py puts these together (Karras et al.
+2019, "A style-based generator architecture for GANs", Sec. 2 and Fig. 1b).
   adain / AdaIN     adaptive instance normalisation (Huang & Belongie 2017, Eq. 8): each channel of
                     x is normalised to mean 0 and variance 1 over its H x W pixels, then scaled and
-                    shifted by a *style* y = (y_s, y_b) computed from w by a learned affine map ("A")
+                    shifted by a *style* y = (y_s, y_b) computed from w by a learned affine map ("A"),
+                    an EqualizedLinear (gan_layers.py) as in the paper
   NoiseInjection    x + b_c * noise: one single-channel noise image per layer, broadcast to every
                     channel c with a learned per-channel scale b_c ("B" in Fig. 1b)
-  ScaledLinear      a linear layer with an equalized learning rate, a gain and a learning-rate
-                    multiplier (Karras et al. 2018, Sec. 4.1; Karras et al. 2019, App. C: lr x 0.01
-                    in the mapping network): the mapping network's layers and AdaIN's affine map A.
-                    It is the equalized-lr linear layer of the progressive GAN with two more knobs.
+The mapping network's layers are gan_layers.EqualizedLinear too, with a learning-rate multiplier
+(Karras et al. 2019, App. C: lr x 0.01 in the mapping network).
 """
-
-import math
 
 import numpy as np
 
 from .. import functional as F
 from ..tensor import Tensor
 from ..ops.checks import check_tensor
+from .gan_layers import EqualizedLinear
 from .module import Module, Parameter, float_dtype, positive_int
 
 
@@ -62,49 +60,11 @@ def adain(x, y_s, y_b, eps=1e-5):
     # END SOLUTION
 
 
-class ScaledLinear(Module):
-    """y = x @ (c * V).T + lr_mul * b,   c = gain * lr_mul / sqrt(I)     equalized learning rate
-
-    x: (..., I) -> y: (..., O);  V: (O, I) stored ~ N(0, 1) / lr_mul;  b: (O,) stored 0.
-    The weight actually used, c * V, has the scale gain / sqrt(I) of He's initialisation (gain =
-    sqrt(2) before a (leaky) ReLU keeps the signal's size through the layers), but applied at run
-    time instead of at initialisation (Karras et al. 2018, Sec. 4.1). Adam moves every stored number
-    by about lr per step whatever its scale, so the used weight moves by about lr * gain * lr_mul /
-    sqrt(I): relative to its own size, the layer learns lr_mul times slower than with lr_mul = 1.
-    The paper sets lr_mul = 0.01 in the mapping network (Karras et al. 2019, App. C) so w moves slowly.
-    """
-
-    def __init__(self, in_features, out_features, lr_mul=1.0, gain=1.0, dtype=np.float32, rng=None):
-        super().__init__()
-        self.in_features = positive_int("ScaledLinear", "in_features", in_features)
-        self.out_features = positive_int("ScaledLinear", "out_features", out_features)
-        if not lr_mul > 0 or not gain > 0:
-            raise ValueError(f"ScaledLinear: lr_mul and gain must be > 0, got lr_mul={lr_mul!r}, gain={gain!r}")
-        self.lr_mul, self.gain = float(lr_mul), float(gain)
-        dtype = float_dtype("ScaledLinear", dtype)
-        rng = np.random.default_rng() if rng is None else rng
-        v = rng.standard_normal((self.out_features, self.in_features)) / self.lr_mul
-        self.weight = Parameter(v.astype(dtype))
-        self.bias = Parameter(np.zeros(self.out_features, dtype=dtype))
-
-    def forward(self, x):
-        check_tensor("ScaledLinear", x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"ScaledLinear: expected input (..., {self.in_features}), got shape {tuple(x.shape)}")
-        check_dtype("ScaledLinear", x, self.weight)
-        scale = self.gain * self.lr_mul / math.sqrt(self.in_features)
-        return F.linear(x, self.weight * scale, self.bias * self.lr_mul)
-
-    def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, lr_mul={self.lr_mul}, "
-                f"gain={self.gain:.4g}")
-
-
 class AdaIN(Module):
     """The style block: a learned affine map A: w -> y = (y_s, y_b), then adain(x, y_s, y_b).
 
     x: (N, C, H, W), w: (N, W_dim) -> (N, C, H, W).
-    A is ScaledLinear(W_dim, 2C) (equalized lr, weights N(0, 1/W_dim) in use) whose bias starts at
+    A is EqualizedLinear(W_dim, 2C, gain=1) (weights N(0, 1/W_dim) in use) whose bias starts at
     (1, ..., 1, 0, ..., 0): every scale is 1 plus a term of size about rms(w), every shift about
     rms(w), as in the official implementation (bias_init=1 of the style layer). A plain Linear's
     U(-1/sqrt(W), 1/sqrt(W)) init would make the styles of different w nearly equal at the start.
@@ -115,7 +75,7 @@ class AdaIN(Module):
         self.w_dim = positive_int("AdaIN", "w_dim", w_dim)
         self.channels = positive_int("AdaIN", "channels", channels)
         self.eps = eps
-        self.affine = ScaledLinear(self.w_dim, 2 * self.channels, dtype=dtype, rng=rng)
+        self.affine = EqualizedLinear(self.w_dim, 2 * self.channels, gain=1.0, dtype=dtype, rng=rng)
         self.affine.bias.data[: self.channels] = 1.0                 # y_s starts near 1
         self.affine.bias.data[self.channels :] = 0.0                 # y_b starts near 0
 

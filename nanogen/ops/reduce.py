@@ -76,22 +76,24 @@ class Sum(Function):
 
 
 class Mean(Function):
-    """y = (1/M) Σ x over `axes` (M = number of elements reduced)      dL/dx = grad / M, broadcast"""
+    """y = (1/M) Σ x over `axes` (M = number of elements reduced)      dL/dx = grad / M, broadcast
+
+    The mean is the sum scaled by 1/M, and so is its gradient: forward scales Sum's forward (which
+    also saves what Sum's backward reads), backward divides grad (still of the reduced shape, so M
+    times fewer numbers than x) by M and spreads it as Sum's backward does."""
 
     @staticmethod
     def forward(ctx, x, axes=(), keepdim=False):
-        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
-        return np.asarray(x.mean(axis=axes, keepdims=keepdim))
+        y = Sum.forward(ctx, x, axes, keepdim)
+        return np.asarray(y / y.dtype.type(_count(x.shape, axes)))  # as np.mean: sum, then one division
 
     @staticmethod
     def backward(ctx, grad):
-        g = _keep(grad, ctx.shape, ctx.axes, ctx.keepdim) / grad.dtype.type(_count(ctx.shape, ctx.axes))
-        return (np.broadcast_to(g, ctx.shape),)
+        return Sum.backward(ctx, grad / grad.dtype.type(_count(ctx.shape, ctx.axes)))
 
     @staticmethod
     def backward_graph(ctx, grad, x, y):
-        g = _keep_tensor(grad, ctx.shape, ctx.axes, ctx.keepdim) / _count(ctx.shape, ctx.axes)
-        return (g.expand(*ctx.shape),)
+        return Sum.backward_graph(ctx, grad / _count(ctx.shape, ctx.axes), x, y)
 
 
 class MaxMinOp(Function):
