@@ -157,7 +157,35 @@ def test_unknown_kernel_choice_is_one_line_without_traceback():
                                              "unset it for the Numba kernels"]
 
 
-def test_both_spellings_of_fashion_mnist_are_accepted(capsys):
+@pytest.fixture
+def tiny_fashion_mnist(tmp_path, monkeypatch, rng):
+    """Fashion-MNIST as a folder of four tiny IDX files where Debian's package would put them
+    (with their own checksums), and an empty cache: these tests need no 30 MB download."""
+    import dataclasses
+    import hashlib
+    import struct
+
+    from nanogen.data import datasets
+
+    shapes = {"x_train": (6, 28, 28), "y_train": (6,), "x_test": (4, 28, 28), "y_test": (4,)}
+    files = {}
+    for key, shape in shapes.items():
+        a = rng.integers(0, 10 if key.startswith("y") else 256, shape, dtype=np.uint8)
+        data = bytes((0, 0, 8, a.ndim)) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes()  # IDX
+        name = datasets.FASHION_MNIST.files[key].filename
+        (tmp_path / name).write_bytes(data)
+        files[key] = datasets.IDXFile(name, shape, hashlib.sha256(data).hexdigest())
+    spec = dataclasses.replace(datasets.FASHION_MNIST, files=files, mirrors=(), label_counts={},
+                               system_dirs=(str(tmp_path),))
+    monkeypatch.setitem(datasets.DATASETS, "fashion_mnist", spec)
+    monkeypatch.setattr(datasets, "FASHION_MNIST", spec)
+    monkeypatch.setenv("NANOGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("NANOGEN_DATA", raising=False)
+    monkeypatch.setenv("NANOGEN_OFFLINE", "1")
+    return spec
+
+
+def test_both_spellings_of_fashion_mnist_are_accepted(tiny_fashion_mnist, capsys):
     parser = build_parser()
     for spelling in ("fashion-mnist", "fashion_mnist", "Fashion-MNIST"):
         assert parser.parse_args(["train", "ae", "--dataset", spelling]).dataset == "fashion-mnist"
@@ -166,7 +194,7 @@ def test_both_spellings_of_fashion_mnist_are_accepted(capsys):
         assert main(argv) == 0 and "Fashion-MNIST" in capsys.readouterr().out
 
 
-def test_fashion_mnist_error_suggests_a_command_that_works(capsys):
+def test_fashion_mnist_error_suggests_a_command_that_works(tiny_fashion_mnist, capsys):
     from nanogen.data import datasets
 
     msg = datasets._not_found_message(datasets.FASHION_MNIST, [])
