@@ -147,6 +147,11 @@ def test_acgan_recipe_step_pictures_eval(tmp_path, rng):
     stats = recipe.train_step((Tensor(x), Tensor(labels)), rng)
     assert {"loss_d_class", "loss_g_class", "d_class_acc_real", "d_class_acc_fake"} <= set(stats)
     assert all(np.isfinite(v) for v in stats.values())
+    recipe.D.eval()                                 # as after each epoch (train.py)
+    held = recipe.held_out((x01, y), rng)         # D sees the images only
+    recipe.D.train()
+    assert set(held) == {"test_d_real", "test_d_class_acc"} and 0 <= held["test_d_real"] <= 1
+    assert held["test_d_class_acc"] == np.mean(recipe.classify(x01) == y)
     recipe.on_epoch_end(str(tmp_path), 1, (x01, y))
     assert (tmp_path / "progression.png").exists()
     real = np.concatenate([x01] * 8)

@@ -16,6 +16,7 @@ from ..tensor import Tensor
 from . import register
 from .acgan import ACGANConfig, ACGANDiscriminator, train_step
 from .dcgan import DCGANGenerator
+from .gan import d_output_probability
 from .gan_recipes import GANRecipe
 
 
@@ -40,6 +41,14 @@ class ACGAN(GANRecipe):
         z = Tensor(rng.standard_normal((x.shape[0], self.cfg.latent_dim), dtype=np.float32))
         return train_step(self.G, self.D, self.optimizers["generator"], self.optimizers["discriminator"],
                           x, y.data, z, self.cfg)
+
+    def held_out(self, data, rng):
+        """D's source head on held-out real images (test_d_real, as for the other GANs; D is not
+        shown their labels) and its class head's accuracy on them (test_d_class_acc)."""
+        x, y = data
+        source, classes = self.D(Tensor(x * np.float32(2) - np.float32(1)))     # [0, 1] -> [-1, 1]
+        return {"test_d_real": d_output_probability(source, self.cfg.loss),
+                "test_d_class_acc": float(np.mean(classes.data.argmax(axis=1) == y))}
 
     def evaluate(self, data, rng):
         out = super().evaluate(data, rng)
