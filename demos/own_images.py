@@ -65,7 +65,7 @@ plot.image_grid(x[rng.choice(len(x), 64, replace=False)], nrow=8, path=os.path.j
 # ## 2. A colour DCGAN at 32x32
 #
 # The same generator and discriminator as on MNIST, one stride-2 layer per doubling: 8x8 -> 16x16
-# -> 32x32, with three output channels. Watch `samples_progression.png`: colour blobs first, then
+# -> 32x32, with three output channels. Watch `dcgan/progression.png`: colour blobs first, then
 # strokes, then letters.
 
 # %%
