@@ -149,6 +149,9 @@ def worker_env(threads):
         env.pop(var, None)
     for var in THREAD_ENV:
         env[var] = str(threads)
+    # what `import nanogen` sets before NumPy loads OpenBLAS (nanogen/__init__.py), as in
+    # `nanogen train`; the workers import NumPy first, so it is set here for every worker
+    env.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
     return env
 
 
@@ -217,7 +220,9 @@ def header(title, args, results=None, timing=None):
         print("memory: nanogen's worker " + ("keeps freed memory as `nanogen train` does (keep_freed_memory)"
                                              if args.malloc == "train" else "uses the C allocator's defaults")
               + "; torch's worker uses the defaults")
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "22")
     print(f"BLAS environment of the workers: " + ", ".join(f"{v}={args.threads}" for v in THREAD_ENV)
+          + f", OPENBLAS_THREAD_TIMEOUT={timeout} (as `import nanogen` sets it)"
           + (f"; removed for the benchmark's own runs only: {', '.join(removed)} (set in this shell)" if removed
              else f"; {' and '.join(REMOVED_ENV)} not set"))
     if results:

@@ -11,6 +11,14 @@ import os
 # Before anything imports numba: idle OpenMP threads must sleep, not spin, or they steal the
 # second core from the next BLAS call (see nanogen/kernels/__init__.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before NumPy loads OpenBLAS (it reads this once, at load): OpenBLAS's idle threads poll for
+# work for 2**28 cycles (~0.1 s) after each multi-threaded GEMM, holding a core while nanogen's
+# convolutions run their chunks on two threads (nanogen/threads.py). 2**22 (~1.5 ms) keeps them
+# awake between the GEMMs of one training step and asleep soon after. Measured, two threads, 2
+# cores: DCGAN iteration 174-188 ms -> 111-142 ms; MLP step 1.82-1.86 ms -> 1.79-1.96 ms (2**18:
+# DCGAN the same, MLP 2.47 ms). Has no effect when NumPy was imported before nanogen: import
+# nanogen first, or set OPENBLAS_THREAD_TIMEOUT=22 in the environment.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
 
 from . import autograd  # first: tensor.py and ops/ need Function (see the end of autograd.py)
 from .tensor import Tensor, tensor, zeros, ones, full, zeros_like, ones_like, arange, eye, randn, rand
