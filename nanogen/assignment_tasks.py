@@ -451,7 +451,8 @@ CHAPTERS = (
                                                                 "test_notebook*.py")),
     ("models", "the generative models", ("test_models_*.py", "test_style*.py", "test_gan*.py")),
     ("kernels", "make it fast: Numba kernels", ("test_kernels_*.py", "test_bench*.py")),
-    ("teaching", "assignments and the syllabus", ("test_assignments*.py", "test_reading_order*.py")),
+    ("teaching", "assignments, the syllabus and its results page",
+     ("test_assignments*.py", "test_reading_order*.py", "test_results_page*.py")),
 )
 
 
