@@ -19,6 +19,7 @@ import argparse
 import os
 import time
 
+import nanogen  # noqa: F401  first, before NumPy: see OPENBLAS_THREAD_TIMEOUT in nanogen/__init__.py
 import numpy as np
 
 from nanogen import plot

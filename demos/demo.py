@@ -20,9 +20,9 @@ import os
 import sys
 import time
 
+import nanogen as ng  # first, before NumPy: see OPENBLAS_THREAD_TIMEOUT in nanogen/__init__.py
 import numpy as np
 
-import nanogen as ng
 import nanogen.functional as F
 from nanogen.cli import main as nanogen
 

@@ -17,10 +17,10 @@
 import argparse
 import os
 
+import nanogen as ng  # first, before NumPy: see OPENBLAS_THREAD_TIMEOUT in nanogen/__init__.py
 import numpy as np
 from matplotlib.figure import Figure
 
-import nanogen as ng
 import nanogen.functional as F
 from nanogen import nn
 from nanogen.optim import Adam

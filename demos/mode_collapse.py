@@ -23,6 +23,7 @@ import os
 import time
 from dataclasses import replace
 
+import nanogen  # noqa: F401  first, before NumPy: see OPENBLAS_THREAD_TIMEOUT in nanogen/__init__.py
 import numpy as np
 from matplotlib.figure import Figure
 

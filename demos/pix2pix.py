@@ -21,6 +21,7 @@ import argparse
 import os
 import time
 
+import nanogen  # noqa: F401  first, before NumPy: see OPENBLAS_THREAD_TIMEOUT in nanogen/__init__.py
 import numpy as np
 
 from nanogen.plot_images import _rows_figure  # rows of images with a name each, as plot.reconstructions
