@@ -40,6 +40,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REMOVED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# what `import nanogen` sets before NumPy loads OpenBLAS (nanogen/__init__.py), as in `nanogen train`;
+# the workers import NumPy first, so worker_env sets it for every worker
+OPENBLAS_THREAD_TIMEOUT = "22"
 THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
               "NANOGEN_NUM_THREADS")
 if os.path.dirname(HERE) not in sys.path:
@@ -149,9 +152,7 @@ def worker_env(threads):
         env.pop(var, None)
     for var in THREAD_ENV:
         env[var] = str(threads)
-    # what `import nanogen` sets before NumPy loads OpenBLAS (nanogen/__init__.py), as in
-    # `nanogen train`; the workers import NumPy first, so it is set here for every worker
-    env.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
+    env.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_THREAD_TIMEOUT)
     return env
 
 
@@ -220,7 +221,7 @@ def header(title, args, results=None, timing=None):
         print("memory: nanogen's worker " + ("keeps freed memory as `nanogen train` does (keep_freed_memory)"
                                              if args.malloc == "train" else "uses the C allocator's defaults")
               + "; torch's worker uses the defaults")
-    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "22")
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_THREAD_TIMEOUT)
     print(f"BLAS environment of the workers: " + ", ".join(f"{v}={args.threads}" for v in THREAD_ENV)
           + f", OPENBLAS_THREAD_TIMEOUT={timeout} (as `import nanogen` sets it)"
           + (f"; removed for the benchmark's own runs only: {', '.join(removed)} (set in this shell)" if removed

@@ -163,7 +163,8 @@ def tiny_fashion_mnist(tmp_path, monkeypatch, rng):
     (with their own checksums), and an empty cache: these tests need no 30 MB download."""
     import dataclasses
     import hashlib
-    import struct
+
+    from test_data_mnist import idx_bytes  # tests/ is on sys.path
 
     from nanogen.data import datasets
 
@@ -171,7 +172,7 @@ def tiny_fashion_mnist(tmp_path, monkeypatch, rng):
     files = {}
     for key, shape in shapes.items():
         a = rng.integers(0, 10 if key.startswith("y") else 256, shape, dtype=np.uint8)
-        data = bytes((0, 0, 8, a.ndim)) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes()  # IDX
+        data = idx_bytes(a)
         name = datasets.FASHION_MNIST.files[key].filename
         (tmp_path / name).write_bytes(data)
         files[key] = datasets.IDXFile(name, shape, hashlib.sha256(data).hexdigest())
