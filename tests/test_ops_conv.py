@@ -271,3 +271,17 @@ def test_threads_give_the_same_bits(op, case, kernels, monkeypatch, rng):
     for other in results[1:]:
         for got, want in zip(other, results[0]):
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+def test_empty_batch(op, kernels):
+    """A batch of no images: an empty output, no input gradient, zero weight gradient, as PyTorch."""
+    x = Tensor(np.zeros((0, 3, 6, 6), np.float32), requires_grad=True)
+    w = Tensor(np.ones((3, 4, 3, 3), np.float32), requires_grad=True)
+    b = Tensor(np.ones(4, np.float32), requires_grad=True)
+    y = (conv2d if op == "conv2d" else conv_transpose2d)(x, w if op == "conv_transpose2d" else w.permute(1, 0, 2, 3), b)
+    assert y.shape[:2] == (0, 4)
+    y.sum().backward()
+    assert x.grad.shape == x.shape
+    np.testing.assert_array_equal(w.grad, np.zeros_like(w.data))
+    np.testing.assert_array_equal(b.grad, np.zeros(4, np.float32))

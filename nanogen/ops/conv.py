@@ -82,7 +82,7 @@ def _over_chunks(N, step, body, sums=()):
             for n0 in starts[s * len(starts) // S:(s + 1) * len(starts) // S]:
                 body(n0, min(step, N - n0), *(part[s] for part in parts))
 
-    T = min(threads.get_num_threads(), S)
+    T = max(1, min(threads.get_num_threads(), S))  # an empty batch has no chunks: one (idle) share
     threads.run_in_threads(run, [range(t, S, T) for t in range(T)])
     for total, part in zip(sums, parts):
         total += part.sum(axis=0)
