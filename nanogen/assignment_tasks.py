@@ -213,7 +213,8 @@ TASKS = (
         tests=("tests/test_kernels_conv.py::test_im2col_matches_reference[*]",
                "tests/test_kernels_conv.py::test_col2im_matches_reference[*]",
                "tests/test_kernels_conv.py::test_col2im_is_adjoint_of_im2col[numpy]",
-               "tests/test_ops_conv.py::test_conv2d_grad[numpy-*]"),
+               "tests/test_ops_conv.py::test_conv2d_grad[numpy-im2col-*]",
+               "tests/test_ops_conv.py::test_conv2d_grad[numpy-direct-*]"),
         env=_NUMPY_KERNELS,
     ),
     Task(
@@ -229,7 +230,8 @@ TASKS = (
             "chunk's output with the bias. backward, with g = the chunk's grad as rows (G, F/G, n*L): "
             "dL/dw += g @ cols.T per group (cols recomputed from x by im2col), and dL/dx for the chunk "
             "= col2im(w3^T @ g, out=dx[n0:n0 + n]) with the geometry saved in ctx."),
-        tests=("tests/test_ops_conv.py::test_conv2d_grad[*]",),
+        # the im2col path only: the Winograd and direct paths do not run the student's code
+        tests=("tests/test_ops_conv.py::test_conv2d_grad[*-im2col-*]",),
     ),
     Task(
         id="max_pool_backward", title="Max-pool backward", chapter="kernels",

@@ -157,16 +157,21 @@ def conv_transpose2d_loops(x, w, b, stride, padding, output_padding, groups, dil
     return y
 
 
-@pytest.fixture(params=["im2col", "direct"])
+@pytest.fixture(params=["im2col", "direct", "winograd"])
 def path(request, monkeypatch):
-    """conv2d twice: through im2col + GEMM, and through the direct kernel wherever groups == 1."""
-    monkeypatch.setattr(kconv, "DIRECT_MAX_TAPS", 0 if request.param == "im2col" else 10**9)
+    """conv2d three times: through im2col + GEMM, through the direct kernel wherever groups == 1,
+    and through Winograd wherever the filters are 3x3 at stride 1 (groups 1, no dilation)."""
+    from nanogen.ops import conv as ops_conv
+
+    monkeypatch.setattr(kconv, "DIRECT_MAX_TAPS", 10**9 if request.param == "direct" else 0)
+    monkeypatch.setattr(ops_conv, "WINOGRAD", request.param == "winograd")
     return request.param
 
 
 # N, C, H, W, F, (KH, KW), stride, padding, dilation, groups
 OP_CASES = [
     (2, 3, 6, 5, 4, (3, 3), (1, 1), (0, 0), (1, 1), 1),
+    (3, 2, 5, 4, 3, (3, 3), (1, 1), (2, 1), (1, 1), 1),  # 3x3 stride 1, odd output, padding 2 and 1
     (1, 1, 7, 7, 2, (4, 4), (2, 2), (1, 1), (1, 1), 1),  # batch 1, one input channel
     (2, 4, 7, 6, 6, (3, 2), (2, 3), (1, 2), (2, 1), 2),  # groups, uneven everything
     (2, 6, 5, 5, 3, (1, 1), (1, 1), (0, 0), (1, 1), 3),  # depthwise-like: 3 groups of 2 -> 1

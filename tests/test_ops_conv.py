@@ -5,26 +5,38 @@ import numpy as np
 import pytest
 
 import nanogen.kernels.conv as kconv
+import nanogen.kernels.winograd as kwino
 from nanogen.autograd import no_grad
+from nanogen.ops import conv as ops_conv
 from nanogen.gradcheck import gradcheck
 from nanogen.ops.conv import conv2d, conv_transpose2d
 from nanogen.tensor import Tensor
 
 
-@pytest.fixture(params=["numba-im2col", "numba-direct", "numpy-im2col", "numpy-direct"])
+WINOGRAD_KERNELS = ("input_transform", "input_transform_adjoint", "output_transform", "output_transform_adjoint")
+
+
+@pytest.fixture(params=["numba-im2col", "numba-direct", "numba-winograd",
+                        "numpy-im2col", "numpy-direct", "numpy-winograd"])
 def kernels(request, monkeypatch):
     """Run the test on the Numba kernels and on the NumPy twins (NANOGEN_KERNELS=numpy), each
-    time with conv2d through im2col + GEMM and through the direct kernel (wherever groups == 1)."""
+    time with conv2d through im2col + GEMM, through the direct kernel (wherever groups == 1) and
+    through Winograd (wherever the filters are 3x3 at stride 1, groups 1, no dilation; im2col elsewhere)."""
     which, path = request.param.split("-")
+    impl = "numba" if which == "numba" else "reference"
     for name in ("im2col", "col2im", "conv2d_direct", "conv2d_direct_weight_grad"):
-        monkeypatch.setattr(kconv, name, getattr(kconv, f"{name}_{'numba' if which == 'numba' else 'reference'}"))
-    monkeypatch.setattr(kconv, "DIRECT_MAX_TAPS", 0 if path == "im2col" else 10**9)
+        monkeypatch.setattr(kconv, name, getattr(kconv, f"{name}_{impl}"))
+    for name in WINOGRAD_KERNELS:
+        monkeypatch.setattr(kwino, name, getattr(kwino, f"{name}_{impl}"))
+    monkeypatch.setattr(kconv, "DIRECT_MAX_TAPS", 10**9 if path == "direct" else 0)
+    monkeypatch.setattr(ops_conv, "WINOGRAD", path == "winograd")
     return request.param
 
 
 # N, C, H, W, F, (KH, KW), stride, padding, dilation, groups
 GRAD_CASES = [
     (2, 3, 5, 4, 2, (3, 3), 1, 0, 1, 1),
+    (1, 2, 4, 5, 2, (3, 3), 1, (1, 2), 1, 1),  # 3x3 stride 1 with padding (Winograd's shape)
     (2, 2, 6, 7, 3, (3, 2), 2, 1, 1, 1),  # stride, padding, odd non-square
     (1, 1, 7, 6, 2, (2, 3), (2, 1), (0, 2), (2, 1), 1),  # batch 1, one channel, dilation
     (2, 4, 5, 5, 4, (3, 3), 1, 1, 1, 2),  # groups
@@ -82,28 +94,31 @@ def test_a_wrong_gradient_fails_gradcheck(monkeypatch, rng):
         gradcheck(lambda x, w: conv2d(x, w, padding=1), x, w, name="conv2d")
 
 
-@pytest.mark.parametrize("op", ["conv2d", "conv2d-direct", "conv_transpose2d"])
+@pytest.mark.parametrize("op", ["conv2d", "conv2d-direct", "conv2d-winograd", "conv_transpose2d"])
 def test_input_grad_skipped_when_not_needed(op, monkeypatch, rng):
-    """A first layer's input is data: its gradient (a GEMM, plus col2im for conv2d) is not computed,
-    and the weight and bias gradients are the same as when it is."""
+    """A first layer's input is data: its gradient (a GEMM, plus col2im for conv2d, or Winograd's
+    input transform adjoint) is not computed, and the weight and bias gradients are the same as
+    when it is."""
     monkeypatch.setattr(kconv, "DIRECT_MAX_TAPS", 10**9 if op == "conv2d-direct" else 0)
+    stride = 1 if op == "conv2d-winograd" else 2  # Winograd takes stride 1 only
     op = op.split("-")[0]
     fn = conv2d if op == "conv2d" else conv_transpose2d
     x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
     w = rng.standard_normal((3, 3, 3, 3)).astype(np.float32)
     b = rng.standard_normal(3).astype(np.float32)
     full = [Tensor(a, requires_grad=True) for a in (x, w, b)]
-    y = fn(*full, stride=2, padding=1)
+    y = fn(*full, stride=stride, padding=1)
     g = rng.standard_normal(y.shape).astype(np.float32)
     y.backward(g)
 
     if op == "conv2d":
-        def no_col2im(*args):
-            raise AssertionError("col2im ran for an input that needs no gradient")
+        def no_input_grad(*args):
+            raise AssertionError("the input gradient ran for an input that needs no gradient")
 
-        monkeypatch.setattr(kconv, "col2im", no_col2im)
+        monkeypatch.setattr(kconv, "col2im", no_input_grad)
+        monkeypatch.setattr(kwino, "input_transform_adjoint", no_input_grad)
     part = [Tensor(x), Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)]
-    fn(*part, stride=2, padding=1).backward(g)
+    fn(*part, stride=stride, padding=1).backward(g)
     assert part[0].grad is None
     for got, want in zip(part[1:], full[1:]):
         assert got.grad.dtype == np.float32
@@ -124,8 +139,6 @@ CHUNK_CASES = [
 def test_batch_chunks_give_the_whole_batch_result(op, case, kernels, monkeypatch, rng):
     """The ops loop over chunks of images (ops/conv.py, CHUNK_BYTES): one image per chunk, two, or
     the whole batch at once give the same y and the same gradients of x, w and b."""
-    from nanogen.ops import conv as ops_conv
-
     N, C, H, W, F, k, s, p, d, g, op_pad = case
     if op == "conv2d":
         x = rng.standard_normal((N, C, H, W))
@@ -185,6 +198,8 @@ def no_work(monkeypatch):
 
     for name in ("im2col", "col2im", "conv2d_direct", "conv2d_direct_weight_grad"):
         monkeypatch.setattr(kconv, name, fail)
+    for name in WINOGRAD_KERNELS:
+        monkeypatch.setattr(kwino, name, fail)
 
 
 X = np.zeros((2, 3, 8, 8))
@@ -249,8 +264,6 @@ def test_threads_give_the_same_bits(op, case, kernels, monkeypatch, rng):
     """With several threads each takes whole chunks (ops/conv.py, _over_chunks), and the weight and
     bias gradients add up in fixed slots: 1, 2 or 3 threads give exactly the same numbers."""
     from nanogen import threads
-    from nanogen.ops import conv as ops_conv
-
     N, C, H, W, F, k, s, p, d, g, op_pad = case
     N = 13  # more chunks than SUM_SLOTS, one image each
     monkeypatch.setattr(ops_conv, "CHUNK_BYTES", 1)

@@ -1,0 +1,313 @@
+"""Winograd's minimal filtering F(2x2, 3x3): a 3x3 stride-1 convolution with 2.25x fewer multiplies.
+
+Read nanogen/ops/conv.py first ("Winograd" there says when the ops take this path and what it
+gained). im2col + GEMM spends 9 multiply-adds per input channel on every output pixel. Winograd
+cuts the image into overlapping 4x4 tiles d (stride 2) and gets each tile's 2x2 output from 16
+multiplies per channel pair instead of 36, by working in a transformed space:
+
+    y_tile = A^T [ (G w G^T) ⊙ (B^T d B) ] A         w: 3x3 filter, d: 4x4 input tile
+
+    B^T = | 1  0 -1  0 |     G = | 1    0    0  |     A^T = | 1  1  1  0 |
+          | 0  1  1  0 |         | 1/2  1/2  1/2|           | 0  1 -1 -1 |
+          | 0 -1  1  0 |         | 1/2 -1/2  1/2|
+          | 0  1  0 -1 |         | 0    0    1  |
+
+(check it on one row: y0 = (d0 - d2) g0 + (d1 + d2)(g0 + g1 + g2)/2 + (d2 - d1)(g0 - g1 + g2)/2
+= d0 g0 + d1 g1 + d2 g2.) The sum over input channels happens in the transformed space, so for
+each of the 16 positions ξ of the 4x4 transform the channel sum is one GEMM:
+
+    V[ξ, c, t] = (B^T d_{c,t} B)[ξ]     the input transform, every tile t of every image
+    U[ξ, f, c] = (G w_{f,c} G^T)[ξ]     the filter transform (tiny, once per call)
+    M[ξ] = U[ξ] @ V[ξ]                  (F, C) @ (C, T): 16 GEMMs of a 16th of the work each
+    y_t = A^T M_t A + b                 the output transform
+
+Backward is the chain rule through those four steps, each step's adjoint in reverse order:
+Gt = A g_t A^T (the output transform's adjoint, applied to dL/dy), then dL/dU[ξ] = Gt[ξ] @ V[ξ].T
+and dL/dV[ξ] = U[ξ].T @ Gt[ξ] (two GEMMs again), dL/dw = G^T dL/dU G, and dL/dx = the input
+transform's adjoint, B dL/dV_t B^T added back where each (overlapping) tile came from.
+
+The layouts put the tiles on rows and the channels on columns: V is (16, T, C), U (16, C, F),
+M and Gt (16, T, F), so each GEMM is (T, C) @ (C, F), the orientation BLAS runs fastest here.
+The T = TH*TW*n tiles of a chunk of n images go in the order (tile row, tile column, image):
+then for one tile position the n*C values of all images and channels are contiguous, and the
+transforms below run as long vector loops over them. TH x TW tiles per image, TH = ceil(OH / 2);
+tiles that reach past the padded image read zeros, outputs past OH x OW are dropped.
+Each kernel comes twice, `<name>_reference` (NumPy, the specification) and `<name>_numba`.
+Reference: Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016), sec. 4.
+"""
+
+import numpy as np
+
+from nanogen.kernels import njit, pick
+
+BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
+AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+
+
+def tiles(OH, OW):
+    """(TH, TW): 2x2 output tiles per image, enough to cover OH x OW."""
+    return (OH + 1) // 2, (OW + 1) // 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The filter transform and its adjoint: tiny (F*C 3x3 filters), NumPy only.
+# ---------------------------------------------------------------------------------------------
+
+
+def filter_transform(w):
+    """U[(r, s), c, f] = (G w[f, c] G^T)[r, s].   w: (F, C, 3, 3) -> U: (16, C, F)."""
+    F, C = w.shape[:2]
+    g = G.astype(w.dtype)
+    return np.ascontiguousarray(np.einsum("ra,fcab,sb->rscf", g, w, g).reshape(16, C, F))
+
+
+def filter_transform_adjoint(du):
+    """dL/dw[f, c] = G^T dL/dU[:, c, f] G.   du: (16, C, F) -> (F, C, 3, 3)."""
+    g = G.astype(du.dtype)
+    return np.ascontiguousarray(np.einsum("ra,rscf,sb->fcab", g, du.reshape(4, 4, *du.shape[1:]), g))
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy references: every tile at once, with sliding windows and einsum.
+# ---------------------------------------------------------------------------------------------
+
+
+def input_transform_reference(x, ph, pw, TH, TW, out):
+    """out[(r, s), (ty, tx, i), c] = (B^T d B)[r, s], d = the 4x4 tile of xpad[i, c] at
+    (2 ty, 2 tx).   x: (n, C, H, W), out: (16, TH*TW*n, C)."""
+    n, C, H, W = x.shape
+    xp = np.zeros((n, C, 2 * TH + 2, 2 * TW + 2), dtype=x.dtype)
+    xp[:, :, ph:ph + H, pw:pw + W] = x  # 2*TH + 2 >= OH + 2 = H + 2*ph: the padded image fits
+    d = np.lib.stride_tricks.sliding_window_view(xp, (4, 4), axis=(2, 3))[:, :, ::2, ::2]  # (n, C, TH, TW, 4, 4)
+    bt = BT.astype(x.dtype)
+    out.reshape(4, 4, TH, TW, n, C)[...] = np.einsum("ra,ncyxab,sb->rsyxnc", bt, d, bt)
+    return out
+
+
+def input_transform_adjoint_reference(dv, ph, pw, TH, TW, out):
+    """out = the adjoint of input_transform: each tile's B dv_t B^T added back where the tile
+    came from, the padding dropped.   dv: (16, TH*TW*n, C), out: (n, C, H, W) (overwritten)."""
+    n, C, H, W = out.shape
+    bt = BT.astype(dv.dtype)
+    dd = np.einsum("ra,rsyxnc,sb->ncyxab", bt, dv.reshape(4, 4, TH, TW, n, C), bt)  # (n, C, TH, TW, 4, 4)
+    xp = np.zeros((n, C, 2 * TH + 2, 2 * TW + 2), dtype=dv.dtype)
+    for a in range(4):  # tiles overlap by 2: add them in tap by tap
+        for b in range(4):
+            xp[:, :, a:a + 2 * TH:2, b:b + 2 * TW:2] += dd[..., a, b]
+    out[...] = xp[:, :, ph:ph + H, pw:pw + W]
+    return out
+
+
+def output_transform_reference(m, bias, out):
+    """out[i, f, 2 ty + u, 2 tx + v] = (A^T m_t A)[u, v] + bias[f], inside OH x OW.
+    m: (16, TH*TW*n, F), bias: (F,), out: (n, F, OH, OW)."""
+    n, F, OH, OW = out.shape
+    TH, TW = tiles(OH, OW)
+    at = AT.astype(m.dtype)
+    y = np.einsum("ur,rsyxnf,vs->nfyuxv", at, m.reshape(4, 4, TH, TW, n, F), at)  # (n, F, TH, 2, TW, 2)
+    out[...] = y.reshape(n, F, 2 * TH, 2 * TW)[:, :, :OH, :OW] + bias[:, None, None]
+    return out
+
+
+def output_transform_adjoint_reference(g, out, sums):
+    """out[(r, s), t, f] = (A g_t A^T)[r, s], g_t = the 2x2 tile t of g[i, f] (zeros past
+    OH x OW), and sums[f] += Σ g[:, f] (dL/db on the way).   g: (n, F, OH, OW), out: (16, TH*TW*n, F)."""
+    n, F, OH, OW = g.shape
+    TH, TW = tiles(OH, OW)
+    gp = np.zeros((n, F, 2 * TH, 2 * TW), dtype=g.dtype)
+    gp[:, :, :OH, :OW] = g
+    at = AT.astype(g.dtype)
+    out.reshape(4, 4, TH, TW, n, F)[...] = np.einsum("ur,nfyuxv,vs->rsyxnf", at, gp.reshape(n, F, TH, 2, TW, 2), at)
+    sums += g.sum(axis=(0, 2, 3))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Numba: the chunk is first copied into a zero-padded (row, column, image*channel) scratch, so
+# that every step after it is a vector loop over the n*C values of one position; at the end it
+# is copied back to (n, C, H, W). One thread each (nogil): the ops run them on chunks of
+# images, one chunk per thread, as they do im2col.
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _to_hwc(x, ph, pw, xh):
+    """xh[ph + h, pw + w, i*C + c] = x[i, c, h, w] (the rest of xh untouched)."""
+    n, C, H, W = x.shape
+    for i in range(n):
+        for c in range(C):
+            q = i * C + c
+            for h in range(H):
+                for w in range(W):
+                    xh[ph + h, pw + w, q] = x[i, c, h, w]
+
+
+@njit(cache=True, nogil=True)
+def _add_channel_sums(xh, sums):
+    """sums[c] += Σ xh[:, :, i*C + c] over rows, columns and images i (C = len(sums)). One vector
+    of Q = n*C partial sums added position by position, folded at the end: a running scalar sum
+    would be one serial chain of adds, 4x slower than all the rest of the transform."""
+    C, Q = sums.shape[0], xh.shape[2]
+    acc = np.zeros(Q, dtype=xh.dtype)
+    for h in range(xh.shape[0]):
+        for w in range(xh.shape[1]):
+            for q in range(Q):
+                acc[q] += xh[h, w, q]
+    for q in range(Q):
+        sums[q % C] += acc[q]
+
+
+@njit(cache=True, nogil=True)
+def _from_hwc(xh, ph, pw, bias, out):
+    """out[i, c, h, w] = xh[ph + h, pw + w, i*C + c] + bias[c]."""
+    n, C, H, W = out.shape
+    for i in range(n):
+        for c in range(C):
+            q = i * C + c
+            bc = bias[c]
+            for h in range(H):
+                for w in range(W):
+                    out[i, c, h, w] = xh[ph + h, pw + w, q] + bc
+
+
+@njit(cache=True, nogil=True)
+def _input_tiles(xh, o):
+    """o[(r, s), (ty, tx), q] = (B^T d B)[r, s], d = xh[2 ty : 2 ty + 4, 2 tx : 2 tx + 4, q]."""
+    TH, TW, Q = (xh.shape[0] - 2) // 2, (xh.shape[1] - 2) // 2, xh.shape[2]
+    rows = np.empty((4, 2 * TW + 2, Q), dtype=xh.dtype)
+    for ty in range(TH):
+        y0 = 2 * ty
+        for j in range(2 * TW + 2):  # B^T d for the whole row of tiles at once
+            for q in range(Q):
+                d0, d1, d2, d3 = xh[y0, j, q], xh[y0 + 1, j, q], xh[y0 + 2, j, q], xh[y0 + 3, j, q]
+                rows[0, j, q] = d0 - d2
+                rows[1, j, q] = d1 + d2
+                rows[2, j, q] = d2 - d1
+                rows[3, j, q] = d1 - d3
+        for tx in range(TW):  # (B^T d) B: the same combinations of each tile's 4 columns
+            t = ty * TW + tx
+            for r in range(4):
+                for q in range(Q):
+                    e0, e1, e2, e3 = rows[r, 2 * tx, q], rows[r, 2 * tx + 1, q], rows[r, 2 * tx + 2, q], rows[r, 2 * tx + 3, q]
+                    o[4 * r, t, q] = e0 - e2
+                    o[4 * r + 1, t, q] = e1 + e2
+                    o[4 * r + 2, t, q] = e2 - e1
+                    o[4 * r + 3, t, q] = e1 - e3
+
+
+@njit(cache=True, nogil=True)
+def _input_tiles_adjoint(v, xh):
+    """xh (zeroed before) += every tile's B v_t B^T at its place: the adjoint of _input_tiles."""
+    TH, TW, Q = (xh.shape[0] - 2) // 2, (xh.shape[1] - 2) // 2, xh.shape[2]
+    rows = np.empty((4, 2 * TW + 2, Q), dtype=xh.dtype)
+    for ty in range(TH):
+        rows[...] = 0
+        for tx in range(TW):  # v_t B^T: each tile's 4 columns added into the row of tiles
+            t = ty * TW + tx
+            for r in range(4):
+                for q in range(Q):
+                    e0, e1, e2, e3 = v[4 * r, t, q], v[4 * r + 1, t, q], v[4 * r + 2, t, q], v[4 * r + 3, t, q]
+                    rows[r, 2 * tx, q] += e0
+                    rows[r, 2 * tx + 1, q] += e1 - e2 + e3
+                    rows[r, 2 * tx + 2, q] += e1 + e2 - e0
+                    rows[r, 2 * tx + 3, q] -= e3
+        y0 = 2 * ty
+        for j in range(2 * TW + 2):  # B (...): the row combinations, added into the tile rows
+            for q in range(Q):
+                e0, e1, e2, e3 = rows[0, j, q], rows[1, j, q], rows[2, j, q], rows[3, j, q]
+                xh[y0, j, q] += e0
+                xh[y0 + 1, j, q] += e1 - e2 + e3
+                xh[y0 + 2, j, q] += e1 + e2 - e0
+                xh[y0 + 3, j, q] -= e3
+
+
+@njit(cache=True, nogil=True)
+def _output_tiles(mm, yh):
+    """yh[2 ty + u, 2 tx + v, q] = (A^T m_t A)[u, v] for every tile t = (ty, tx), mm: (16, TH*TW, Q)."""
+    TH, TW, Q = yh.shape[0] // 2, yh.shape[1] // 2, yh.shape[2]
+    for ty in range(TH):
+        for tx in range(TW):
+            t = ty * TW + tx
+            for q in range(Q):
+                # A^T m, column j of the tile: top row a_j, bottom row b_j
+                a0 = mm[0, t, q] + mm[4, t, q] + mm[8, t, q]
+                a1 = mm[1, t, q] + mm[5, t, q] + mm[9, t, q]
+                a2 = mm[2, t, q] + mm[6, t, q] + mm[10, t, q]
+                a3 = mm[3, t, q] + mm[7, t, q] + mm[11, t, q]
+                b0 = mm[4, t, q] - mm[8, t, q] - mm[12, t, q]
+                b1 = mm[5, t, q] - mm[9, t, q] - mm[13, t, q]
+                b2 = mm[6, t, q] - mm[10, t, q] - mm[14, t, q]
+                b3 = mm[7, t, q] - mm[11, t, q] - mm[15, t, q]
+                yh[2 * ty, 2 * tx, q] = a0 + a1 + a2  # (A^T m) A
+                yh[2 * ty, 2 * tx + 1, q] = a1 - a2 - a3
+                yh[2 * ty + 1, 2 * tx, q] = b0 + b1 + b2
+                yh[2 * ty + 1, 2 * tx + 1, q] = b1 - b2 - b3
+
+
+@njit(cache=True, nogil=True)
+def _output_tiles_adjoint(gh, o):
+    """o[(r, s), (ty, tx), q] = (A g_t A^T)[r, s], g_t = gh[2 ty : 2 ty + 2, 2 tx : 2 tx + 2, q]."""
+    TH, TW, Q = gh.shape[0] // 2, gh.shape[1] // 2, gh.shape[2]
+    for ty in range(TH):
+        for tx in range(TW):
+            t = ty * TW + tx
+            for q in range(Q):
+                g00, g01 = gh[2 * ty, 2 * tx, q], gh[2 * ty, 2 * tx + 1, q]
+                g10, g11 = gh[2 * ty + 1, 2 * tx, q], gh[2 * ty + 1, 2 * tx + 1, q]
+                # g_t A^T: row u of the tile becomes (g_u0, g_u0 + g_u1, g_u0 - g_u1, -g_u1)
+                p0, p1, p2, p3 = g00, g00 + g01, g00 - g01, -g01
+                r0, r1, r2, r3 = g10, g10 + g11, g10 - g11, -g11
+                o[0, t, q], o[1, t, q], o[2, t, q], o[3, t, q] = p0, p1, p2, p3  # A (...): the same down the rows
+                o[4, t, q], o[5, t, q], o[6, t, q], o[7, t, q] = p0 + r0, p1 + r1, p2 + r2, p3 + r3
+                o[8, t, q], o[9, t, q], o[10, t, q], o[11, t, q] = p0 - r0, p1 - r1, p2 - r2, p3 - r3
+                o[12, t, q], o[13, t, q], o[14, t, q], o[15, t, q] = -r0, -r1, -r2, -r3
+
+
+@njit(cache=True, nogil=True)
+def input_transform_numba(x, ph, pw, TH, TW, out):
+    """Same result as input_transform_reference (x and out C-contiguous)."""
+    n, C = x.shape[:2]
+    xh = np.zeros((2 * TH + 2, 2 * TW + 2, n * C), dtype=x.dtype)  # the padding stays 0
+    _to_hwc(x, ph, pw, xh)
+    _input_tiles(xh, out.reshape(16, TH * TW, n * C))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def input_transform_adjoint_numba(dv, ph, pw, TH, TW, out):
+    """Same result as input_transform_adjoint_reference (dv and out C-contiguous)."""
+    n, C = out.shape[:2]
+    xh = np.zeros((2 * TH + 2, 2 * TW + 2, n * C), dtype=dv.dtype)
+    _input_tiles_adjoint(dv.reshape(16, TH * TW, n * C), xh)
+    _from_hwc(xh, ph, pw, np.zeros(C, dtype=dv.dtype), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def output_transform_numba(m, bias, out):
+    """Same result as output_transform_reference (m and out C-contiguous)."""
+    n, F, OH, OW = out.shape
+    TH, TW = (OH + 1) // 2, (OW + 1) // 2
+    yh = np.empty((2 * TH, 2 * TW, n * F), dtype=m.dtype)
+    _output_tiles(m.reshape(16, TH * TW, n * F), yh)
+    _from_hwc(yh, 0, 0, bias, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def output_transform_adjoint_numba(g, out, sums):
+    """Same result as output_transform_adjoint_reference (g and out C-contiguous)."""
+    n, F, OH, OW = g.shape
+    TH, TW = (OH + 1) // 2, (OW + 1) // 2
+    gh = np.zeros((2 * TH, 2 * TW, n * F), dtype=g.dtype)  # past OH x OW: stays 0
+    _to_hwc(g, 0, 0, gh)
+    _add_channel_sums(gh, sums)  # dL/db: the padding past OH x OW adds zeros
+    _output_tiles_adjoint(gh, out.reshape(16, TH * TW, n * F))
+    return out
+
+
+input_transform = pick(input_transform_numba, input_transform_reference)
+input_transform_adjoint = pick(input_transform_adjoint_numba, input_transform_adjoint_reference)
+output_transform = pick(output_transform_numba, output_transform_reference)
+output_transform_adjoint = pick(output_transform_adjoint_numba, output_transform_adjoint_reference)
