@@ -24,10 +24,11 @@ def test_matmul_inner_dim_error():
         ng.ones(2, 3) @ ng.ones(4, 5)
 
 
+@pytest.mark.parametrize("outputs", [3, 1])  # 1: a discriminator's logit (dL/dx is an outer product)
 @pytest.mark.parametrize("with_bias", [True, False])
 @pytest.mark.parametrize("xshape", [(5, 4), (1, 4), (2, 3, 4)])
-def test_linear_forward_and_grad(with_bias, xshape, rng):
-    x, w, b = rng.standard_normal(xshape), rng.standard_normal((3, 4)), rng.standard_normal(3)
+def test_linear_forward_and_grad(with_bias, xshape, outputs, rng):
+    x, w, b = rng.standard_normal(xshape), rng.standard_normal((outputs, 4)), rng.standard_normal(outputs)
     bias = b if with_bias else None
     ref = x @ w.T + (b if with_bias else 0)
     out = F.linear(ng.tensor(x, dtype=np.float64), ng.tensor(w, dtype=np.float64),

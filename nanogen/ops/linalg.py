@@ -100,7 +100,13 @@ class Linear(Function):
         x, w = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
         g2 = grad.reshape(-1, grad.shape[-1])   # (..., O) -> (N, O)
-        dx = (grad @ w) if need_x else None
+        if need_x:
+            # one output (a discriminator's logit): grad @ w is an outer product, which BLAS runs
+            # as a GEMM with inner size 1, 1.2 ms for (128, 1) @ (1, 6272); the broadcast multiply
+            # gives the same numbers in 0.09 ms
+            dx = grad * w[0] if w.shape[0] == 1 else grad @ w
+        else:
+            dx = None
         dw = (g2.T @ x.reshape(-1, x.shape[-1])) if need_w else None
         db = g2.sum(axis=0) if need_b else None
         return dx, dw, db
