@@ -32,6 +32,7 @@ The T = TH*TW*n tiles of a chunk of n images go in the order (tile row, tile col
 then for one tile position the n*C values of all images and channels are contiguous, and the
 transforms below run as long vector loops over them. TH x TW tiles per image, TH = ceil(OH / 2);
 tiles that reach past the padded image read zeros, outputs past OH x OW are dropped.
+
 Each kernel comes twice, `<name>_reference` (NumPy, the specification) and `<name>_numba`.
 Reference: Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016), sec. 4.
 """
@@ -59,13 +60,13 @@ def filter_transform(w):
     """U[(r, s), c, f] = (G w[f, c] G^T)[r, s].   w: (F, C, 3, 3) -> U: (16, C, F)."""
     F, C = w.shape[:2]
     g = G.astype(w.dtype)
-    return np.ascontiguousarray(np.einsum("ra,fcab,sb->rscf", g, w, g).reshape(16, C, F))
+    return np.ascontiguousarray(np.einsum("ra,fcab,sb->rscf", g, w, g, optimize=True).reshape(16, C, F))
 
 
 def filter_transform_adjoint(du):
     """dL/dw[f, c] = G^T dL/dU[:, c, f] G.   du: (16, C, F) -> (F, C, 3, 3)."""
     g = G.astype(du.dtype)
-    return np.ascontiguousarray(np.einsum("ra,rscf,sb->fcab", g, du.reshape(4, 4, *du.shape[1:]), g))
+    return np.ascontiguousarray(np.einsum("ra,rscf,sb->fcab", g, du.reshape(4, 4, *du.shape[1:]), g, optimize=True))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,7 +82,7 @@ def input_transform_reference(x, ph, pw, TH, TW, out):
     xp[:, :, ph:ph + H, pw:pw + W] = x  # 2*TH + 2 >= OH + 2 = H + 2*ph: the padded image fits
     d = np.lib.stride_tricks.sliding_window_view(xp, (4, 4), axis=(2, 3))[:, :, ::2, ::2]  # (n, C, TH, TW, 4, 4)
     bt = BT.astype(x.dtype)
-    out.reshape(4, 4, TH, TW, n, C)[...] = np.einsum("ra,ncyxab,sb->rsyxnc", bt, d, bt)
+    out.reshape(4, 4, TH, TW, n, C)[...] = np.einsum("ra,ncyxab,sb->rsyxnc", bt, d, bt, optimize=True)
     return out
 
 
@@ -90,7 +91,7 @@ def input_transform_adjoint_reference(dv, ph, pw, TH, TW, out):
     came from, the padding dropped.   dv: (16, TH*TW*n, C), out: (n, C, H, W) (overwritten)."""
     n, C, H, W = out.shape
     bt = BT.astype(dv.dtype)
-    dd = np.einsum("ra,rsyxnc,sb->ncyxab", bt, dv.reshape(4, 4, TH, TW, n, C), bt)  # (n, C, TH, TW, 4, 4)
+    dd = np.einsum("ra,rsyxnc,sb->ncyxab", bt, dv.reshape(4, 4, TH, TW, n, C), bt, optimize=True)  # (n, C, TH, TW, 4, 4)
     xp = np.zeros((n, C, 2 * TH + 2, 2 * TW + 2), dtype=dv.dtype)
     for a in range(4):  # tiles overlap by 2: add them in tap by tap
         for b in range(4):

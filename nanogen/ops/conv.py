@@ -179,9 +179,8 @@ class Conv2d(Function):
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w3)
         # few taps per output (a first layer on 1-channel images): the direct kernel, no GEMM
         ctx.direct = G == 1 and C * KH * KW <= kernels.DIRECT_MAX_TAPS
-        # 3x3, stride 1: Winograd's transforms instead of im2col (see "Winograd" below)
-        ctx.winograd = (WINOGRAD and not ctx.direct and G == 1 and (KH, KW) == (3, 3)
-                        and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1))
+        # 3x3 stride 1: Winograd's transforms instead of im2col (see "Winograd" below)
+        ctx.winograd = not ctx.direct and _takes_winograd(KH, KW, stride, dilation, G)
         if ctx.winograd:
             return _winograd_forward(ctx, x, w, b, padding, OH, OW)
         if ctx.direct:
@@ -265,69 +264,147 @@ class Conv2d(Function):
 # F(2x2, 3x3) (nanogen/kernels/winograd.py: the algebra, the transforms and their adjoints)
 # replaces them with transforms that write 4 values per input pixel, and the three GEMMs with
 # 16 smaller ones each, 16 multiplies per 2x2 outputs instead of 36. Backward is the chain rule
-# through the same steps: one transform of dL/dy feeds both dL/dw and dL/dx.
-# Measured (benchmarks/bench_conv.py, one thread, batch 128, fwd+bwd, conv2d 16->32 k3 on 14x14):
-# im2col + GEMM -> Winograd: see the table in the comment of _winograd_forward.
-# The numbers differ from im2col's in the last bits only (the transforms' adds are exact up to
-# rounding; float64 gradchecks pass at the usual tolerances).
+# through the same steps: one transform of dL/dy feeds both dL/dw and dL/dx. A transposed
+# convolution is the adjoint of a convolution, so ConvTranspose2d runs the same kernels in the
+# other order (its forward is Conv2d's dL/dx, its dL/dx is Conv2d's forward).
+# Measured (conv2d 16->32 k3 on 14x14, batch 128, fwd+bwd, in-process A/B, alternating, medians;
+# im2col + GEMM -> Winograd): one thread 12.7 -> 9.5 ms, 13.1 -> 9.4 ms; two threads 9.2 -> 7.8,
+# 9.1 -> 7.7 ms. The results differ from im2col's in the last bits only.
+# Tried and left out: F(2x2, 2x2) on the four phases of the DCGAN's 4x4 stride-2 layers. It has
+# 1.36x fewer multiplies (its GEMMs took 42-48 ms instead of 58 for 64->128, one thread), but
+# its transforms cost more than im2col and col2im: 73-77 ms against 76-79 for the whole layer on
+# one thread, and slower on two. Those layers stay on im2col.
 # ---------------------------------------------------------------------------------------------
 
-WINOGRAD = True  # False: 3x3 stride-1 convolutions go through im2col like every other shape
+WINOGRAD = True  # False: 3x3 stride-1 convolutions go through im2col too (the tests run both)
+
+
+def _takes_winograd(KH, KW, stride, dilation, groups):
+    """3x3 filters, stride 1, no dilation, one group: the shapes kernels/winograd.py computes."""
+    return (WINOGRAD and groups == 1 and (KH, KW) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1))
+
+
+def _winograd_chunk(C_in, C_out, tiles, itemsize):
+    """Images per chunk: V (16, T, C_in) and M (16, T, C_out) within CHUNK_BYTES."""
+    return _chunk_size(16 * (C_in + C_out) * tiles[0] * tiles[1], itemsize)
+
+
+def _winograd_conv(x, U, bias, padding, out):
+    """out = conv2d(x) + bias for a chunk of images: V = input_transform(x), M[ξ] = V[ξ] @ U[ξ]
+    for the 16 positions ξ of the transform, out = output_transform(M) + bias."""
+    n, C = x.shape[:2]
+    TH, TW = wkernels.tiles(*out.shape[2:])
+    T = TH * TW * n
+    V = wkernels.input_transform(x, padding[0], padding[1], TH, TW,
+                                 workspace.buffer("wino_v", (16, T, C), x.dtype))
+    M = np.matmul(V, U, out=workspace.buffer("wino_m", (16, T, U.shape[2]), x.dtype))
+    return wkernels.output_transform(M, bias, out)
+
+
+def _winograd_conv_adjoint(g, UT, padding, out, sums):
+    """out = the adjoint of _winograd_conv applied to g (dL/dx of a conv2d, or a transposed
+    convolution's forward): Gt = output_transform_adjoint(g) (sums += Σ g per channel on the
+    way), dV[ξ] = Gt[ξ] @ UT[ξ], out = input_transform_adjoint(dV) (skipped when out is None).
+    Returns Gt, which the weight gradient needs too."""
+    TH, TW = wkernels.tiles(*g.shape[2:])
+    T = TH * TW * g.shape[0]
+    Gt = wkernels.output_transform_adjoint(g, workspace.buffer("wino_m", (16, T, g.shape[1]), g.dtype), sums)
+    if out is not None:
+        dV = np.matmul(Gt, UT, out=workspace.buffer("wino_dv", (16, T, out.shape[1]), g.dtype))
+        wkernels.input_transform_adjoint(dV, padding[0], padding[1], TH, TW, out)
+    return Gt
+
+
+def _add_winograd_weight_grad(du, x, Gt, padding, TH, TW):
+    """du[ξ] += V[ξ].T @ Gt[ξ], V = input_transform(x): the filter gradient, still transformed."""
+    V = wkernels.input_transform(x, padding[0], padding[1], TH, TW,
+                                 workspace.buffer("wino_v", (16, TH * TW * x.shape[0], x.shape[1]), x.dtype))
+    du += np.matmul(V.transpose(0, 2, 1), Gt, out=workspace.buffer("wino_du", du.shape, x.dtype))
 
 
 def _winograd_forward(ctx, x, w, b, padding, OH, OW):
-    """y = conv2d(x, w, b, padding) for 3x3 filters, stride 1: per chunk of n images,
-    V = input_transform(x), M[ξ] = V[ξ] @ U[ξ] for the 16 positions ξ, y = output_transform(M) + b."""
+    """Conv2d.forward on the Winograd path: y = conv2d(x, w, b), chunk by chunk."""
     N, C = x.shape[:2]
     F = w.shape[0]
-    TH, TW = wkernels.tiles(OH, OW)
-    U = wkernels.filter_transform(w)  # (16, C, F)
-    ctx.U, ctx.tiles, ctx.padding = U, (TH, TW), tuple(padding)
+    ctx.U = wkernels.filter_transform(w)  # (16, C, F)
+    ctx.padding = tuple(padding)
     bias = b if b is not None else np.zeros(F, dtype=x.dtype)
     y = np.empty((N, F, OH, OW), dtype=x.dtype)
-
-    def chunk(n0, n):  # images n0 .. n0 + n - 1
-        T = TH * TW * n
-        V = wkernels.input_transform(x[n0:n0 + n], padding[0], padding[1], TH, TW,
-                                     workspace.buffer("wino_v", (16, T, C), x.dtype))
-        M = np.matmul(V, U, out=workspace.buffer("wino_m", (16, T, F), x.dtype))
-        wkernels.output_transform(M, bias, y[n0:n0 + n])
-
-    _over_chunks(N, _chunk_size(16 * (C + F) * TH * TW, x.itemsize), chunk)
+    _over_chunks(N, _winograd_chunk(C, F, wkernels.tiles(OH, OW), x.itemsize),
+                 lambda n0, n: _winograd_conv(x[n0:n0 + n], ctx.U, bias, padding, y[n0:n0 + n]))
     return y
 
 
 def _winograd_backward(ctx, grad, x):
-    """The gradients of _winograd_forward, per chunk: Gt = output_transform_adjoint(grad) (and
-    dL/db on the way), dL/dU[ξ] += V[ξ].T @ Gt[ξ], dL/dV[ξ] = Gt[ξ] @ U[ξ].T, dL/dx =
-    input_transform_adjoint(dL/dV); at the end dL/dw = filter_transform_adjoint(dL/dU)."""
+    """Conv2d.backward on the Winograd path, per chunk: Gt = output_transform_adjoint(grad) (and
+    dL/db on the way), dL/dx = input_transform_adjoint(Gt @ U.T), dL/dU += V.T @ Gt; at the end
+    dL/dw = filter_transform_adjoint(dL/dU)."""
     needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
-    N, C, H, W = ctx.x_shape
+    N, C = ctx.x_shape[:2]
     F = grad.shape[1]
-    TH, TW = ctx.tiles
-    ph, pw = ctx.padding
-    dtype = grad.dtype
+    tiles = wkernels.tiles(*grad.shape[2:])
     grad = np.ascontiguousarray(grad)
     UT = np.ascontiguousarray(ctx.U.transpose(0, 2, 1))  # (16, F, C): BLAS runs it faster contiguous
-    dx = np.empty(ctx.x_shape, dtype=dtype) if needs_x else None
-    du, db = np.zeros((16, C, F), dtype=dtype), np.zeros(F, dtype=dtype)
+    dx = np.empty(ctx.x_shape, dtype=grad.dtype) if needs_x else None
+    du, db = np.zeros(ctx.U.shape, dtype=grad.dtype), np.zeros(F, dtype=grad.dtype)
 
     def chunk(n0, n, du_part, db_part):  # images n0 .. n0 + n - 1
-        T = TH * TW * n
-        Gt = wkernels.output_transform_adjoint(grad[n0:n0 + n], workspace.buffer("wino_m", (16, T, F), dtype),
-                                               db_part)
+        Gt = _winograd_conv_adjoint(grad[n0:n0 + n], UT, ctx.padding, dx[n0:n0 + n] if needs_x else None, db_part)
         if needs_w:
-            V = wkernels.input_transform(x[n0:n0 + n], ph, pw, TH, TW, workspace.buffer("wino_v", (16, T, C), dtype))
-            part = np.matmul(V.transpose(0, 2, 1), Gt, out=workspace.buffer("wino_du", (16, C, F), dtype))
-            du_part += part
-        if needs_x:
-            dV = np.matmul(Gt, UT, out=workspace.buffer("wino_v", (16, T, C), dtype))
-            wkernels.input_transform_adjoint(dV, ph, pw, TH, TW, dx[n0:n0 + n])
+            _add_winograd_weight_grad(du_part, x[n0:n0 + n], Gt, ctx.padding, *tiles)
 
     if needs_x or needs_w or needs_b:
-        _over_chunks(N, _chunk_size(16 * (C + F) * TH * TW, dtype.itemsize), chunk, (du, db))
+        _over_chunks(N, _winograd_chunk(C, F, tiles, grad.itemsize), chunk, (du, db))
     dw = wkernels.filter_transform_adjoint(du) if needs_w else None
     return dx, dw, db if needs_b else None
+
+
+def _winograd_transpose_forward(ctx, x, w, b, padding, OH, OW):
+    """ConvTranspose2d.forward on the Winograd path: the adjoint of the conv2d from (F, OH, OW)
+    images to x's (C, H, W), whose weight is w (C, F, 3, 3) as it stands."""
+    N, C = x.shape[:2]
+    F = w.shape[1]
+    ctx.U = wkernels.filter_transform(w)  # (16, F, C)
+    ctx.padding = tuple(padding)
+    UT = np.ascontiguousarray(ctx.U.transpose(0, 2, 1))  # (16, C, F)
+    y = np.empty((N, F, OH, OW), dtype=x.dtype)
+    x = np.ascontiguousarray(x)
+    unused = np.zeros(C, dtype=x.dtype)  # the adjoint's channel sums: not needed here
+
+    def chunk(n0, n):
+        _winograd_conv_adjoint(x[n0:n0 + n], UT, padding, y[n0:n0 + n], unused)
+        if b is not None:
+            y[n0:n0 + n] += b[:, None, None]  # while the chunk is in cache
+
+    _over_chunks(N, _winograd_chunk(F, C, wkernels.tiles(*x.shape[2:]), x.itemsize), chunk)
+    return y
+
+
+def _winograd_transpose_backward(ctx, grad, x):
+    """ConvTranspose2d.backward on the Winograd path: dL/dx = conv2d(grad, w) (the forward
+    kernels), dL/dw from V = input_transform(grad) and Gt = output_transform_adjoint(x)."""
+    needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
+    N, C = ctx.x_shape[:2]
+    F = grad.shape[1]
+    tiles = wkernels.tiles(*ctx.x_shape[2:])
+    grad = np.ascontiguousarray(grad)
+    dx = np.empty(ctx.x_shape, dtype=grad.dtype) if needs_x else None
+    du, unused = np.zeros(ctx.U.shape, dtype=grad.dtype), np.zeros(C, dtype=grad.dtype)
+    zero_bias = np.zeros(C, dtype=grad.dtype)
+
+    def chunk(n0, n, du_part):
+        if needs_x:
+            _winograd_conv(grad[n0:n0 + n], ctx.U, zero_bias, ctx.padding, dx[n0:n0 + n])
+        if needs_w:
+            Gt = _winograd_conv_adjoint(x[n0:n0 + n], None, ctx.padding, None, unused)
+            _add_winograd_weight_grad(du_part, grad[n0:n0 + n], Gt, ctx.padding, *tiles)
+
+    if needs_x or needs_w:
+        _over_chunks(N, _winograd_chunk(F, C, tiles, grad.itemsize), chunk, (du,))
+    dw = wkernels.filter_transform_adjoint(du) if needs_w else None
+    db = grad.sum(axis=(0, 2, 3)) if needs_b else None
+    return dx, dw, db
 
 
 class ConvTranspose2d(Function):
@@ -344,7 +421,8 @@ class ConvTranspose2d(Function):
         dL/dx = w @ gcols                (C, F*KH*KW)(F*KH*KW, N*H*W) -> (N, C, H, W)
         dL/dw = xr @ gcols.T             (C, N*H*W)(N*H*W, Fg*KH*KW) -> (C, Fg, KH, KW)
         dL/db = grad.sum(axis=(0, 2, 3))                                  (F,)
-    Both directions run over chunks of images, as Conv2d does.
+    Both directions run over chunks of images, as Conv2d does. Where conv2d takes Winograd's path
+    (3x3, stride 1), so does its adjoint: _winograd_transpose_forward / _winograd_transpose_backward.
     """
 
     @staticmethod
@@ -361,6 +439,9 @@ class ConvTranspose2d(Function):
         ctx.geometry = (KH, KW, stride, padding, dilation, H, W)
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w3)
         ctx.x_shape, ctx.w_shape = x.shape, w.shape
+        ctx.winograd = _takes_winograd(KH, KW, stride, dilation, G)  # as its adjoint conv2d does
+        if ctx.winograd:
+            return _winograd_transpose_forward(ctx, x, w, b, padding, OH, OW)
         y = np.empty((N, F, OH, OW), dtype=x.dtype)
         L = H * W
 
@@ -378,6 +459,8 @@ class ConvTranspose2d(Function):
     @staticmethod
     def backward(ctx, grad):
         x, w3 = ctx.saved
+        if ctx.winograd:
+            return _winograd_transpose_backward(ctx, grad, x)
         needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
         G, Cg, FgK = w3.shape
         N, C, H, W = ctx.x_shape
