@@ -59,6 +59,27 @@ def test_leaky_relu_forward_matches_reference(shape, slope, dtype, rng):
     np.testing.assert_array_equal(E.leaky_relu_forward_numba(x.T, slope), E.leaky_relu_forward_reference(x.T, slope))
 
 
+@pytest.mark.parametrize("T", [2, 3])
+def test_activations_cut_over_threads_give_the_same_numbers(T, monkeypatch, rng):
+    """Big arrays are cut into one piece per thread (_over_threads): with every array counted as
+    big, 2 or 3 threads give exactly the one-thread result, odd sizes and all."""
+    from nanogen import threads
+
+    grad = rng.standard_normal((7, 13)).astype(np.float32)
+    saved = rng.random((7, 13)).astype(np.float32) - np.float32(0.5)
+    one = {name: getattr(E, name + "_numba")(grad, saved, *extra) for name, extra in ACTIVATIONS}
+    one["leaky_relu_forward"] = E.leaky_relu_forward_numba(saved, 0.2)
+    monkeypatch.setattr(E, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(threads, "get_num_threads", lambda: T)
+    ran = []
+    real = threads.run_in_threads
+    monkeypatch.setattr(threads, "run_in_threads", lambda fn, shares: ran.append(len(shares)) or real(fn, shares))
+    for name, extra in ACTIVATIONS:
+        np.testing.assert_array_equal(getattr(E, name + "_numba")(grad, saved, *extra), one[name], err_msg=name)
+    np.testing.assert_array_equal(E.leaky_relu_forward_numba(saved, 0.2), one["leaky_relu_forward"])
+    assert ran == [T] * (len(ACTIVATIONS) + 1)  # every kernel did run in pieces
+
+
 def test_activation_backward_takes_non_contiguous_arrays(rng):
     grad = rng.standard_normal((6, 4)).T  # (4, 6), not contiguous
     y = rng.standard_normal((6, 4)).T
