@@ -370,10 +370,9 @@ def _winograd_transpose_forward(ctx, x, w, b, padding, OH, OW):
     UT = np.ascontiguousarray(ctx.U.transpose(0, 2, 1))  # (16, C, F)
     y = np.empty((N, F, OH, OW), dtype=x.dtype)
     x = np.ascontiguousarray(x)
-    unused = np.zeros(C, dtype=x.dtype)  # the adjoint's channel sums: not needed here
 
-    def chunk(n0, n):
-        _winograd_conv_adjoint(x[n0:n0 + n], UT, padding, y[n0:n0 + n], unused)
+    def chunk(n0, n):  # (the adjoint's channel sums are not needed here: a throwaway per chunk)
+        _winograd_conv_adjoint(x[n0:n0 + n], UT, padding, y[n0:n0 + n], np.zeros(C, dtype=x.dtype))
         if b is not None:
             y[n0:n0 + n] += b[:, None, None]  # while the chunk is in cache
 
@@ -390,14 +389,14 @@ def _winograd_transpose_backward(ctx, grad, x):
     tiles = wkernels.tiles(*ctx.x_shape[2:])
     grad = np.ascontiguousarray(grad)
     dx = np.empty(ctx.x_shape, dtype=grad.dtype) if needs_x else None
-    du, unused = np.zeros(ctx.U.shape, dtype=grad.dtype), np.zeros(C, dtype=grad.dtype)
+    du = np.zeros(ctx.U.shape, dtype=grad.dtype)
     zero_bias = np.zeros(C, dtype=grad.dtype)
 
     def chunk(n0, n, du_part):
         if needs_x:
             _winograd_conv(grad[n0:n0 + n], ctx.U, zero_bias, ctx.padding, dx[n0:n0 + n])
-        if needs_w:
-            Gt = _winograd_conv_adjoint(x[n0:n0 + n], None, ctx.padding, None, unused)
+        if needs_w:  # (the adjoint's channel sums: a throwaway per chunk, as above)
+            Gt = _winograd_conv_adjoint(x[n0:n0 + n], None, ctx.padding, None, np.zeros(C, dtype=grad.dtype))
             _add_winograd_weight_grad(du_part, grad[n0:n0 + n], Gt, ctx.padding, *tiles)
 
     if needs_x or needs_w:
