@@ -101,7 +101,7 @@ def worker(args):
             loss.backward()
             return loss
 
-        loss = float(step())
+        loss = float(step().detach())  # a number to compare; detached, as torch asks
     # same numbers first: the comparison is only fair if all sides compute the same thing
     assert abs(loss - want) < 1e-3 * abs(want), (args.worker, loss, want)
     common.finish_worker(common.time_calls({"MLP step": step}, repeat=args.repeat, warmup=5))
