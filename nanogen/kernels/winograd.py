@@ -91,7 +91,8 @@ def input_transform_adjoint_reference(dv, ph, pw, TH, TW, out):
     came from, the padding dropped.   dv: (16, TH*TW*n, C), out: (n, C, H, W) (overwritten)."""
     n, C, H, W = out.shape
     bt = BT.astype(dv.dtype)
-    dd = np.einsum("ra,rsyxnc,sb->ncyxab", bt, dv.reshape(4, 4, TH, TW, n, C), bt, optimize=True)  # (n, C, TH, TW, 4, 4)
+    # (n, C, TH, TW, 4, 4): each tile's B dv_t B^T
+    dd = np.einsum("ra,rsyxnc,sb->ncyxab", bt, dv.reshape(4, 4, TH, TW, n, C), bt, optimize=True)
     xp = np.zeros((n, C, 2 * TH + 2, 2 * TW + 2), dtype=dv.dtype)
     for a in range(4):  # tiles overlap by 2: add them in tap by tap
         for b in range(4):
@@ -106,7 +107,7 @@ def output_transform_reference(m, bias, out):
     n, F, OH, OW = out.shape
     TH, TW = tiles(OH, OW)
     at = AT.astype(m.dtype)
-    y = np.einsum("ur,rsyxnf,vs->nfyuxv", at, m.reshape(4, 4, TH, TW, n, F), at)  # (n, F, TH, 2, TW, 2)
+    y = np.einsum("ur,rsyxnf,vs->nfyuxv", at, m.reshape(4, 4, TH, TW, n, F), at, optimize=True)  # (n, F, TH, 2, TW, 2)
     out[...] = y.reshape(n, F, 2 * TH, 2 * TW)[:, :, :OH, :OW] + bias[:, None, None]
     return out
 
@@ -119,7 +120,8 @@ def output_transform_adjoint_reference(g, out, sums):
     gp = np.zeros((n, F, 2 * TH, 2 * TW), dtype=g.dtype)
     gp[:, :, :OH, :OW] = g
     at = AT.astype(g.dtype)
-    out.reshape(4, 4, TH, TW, n, F)[...] = np.einsum("ur,nfyuxv,vs->rsyxnf", at, gp.reshape(n, F, TH, 2, TW, 2), at)
+    out.reshape(4, 4, TH, TW, n, F)[...] = np.einsum("ur,nfyuxv,vs->rsyxnf", at, gp.reshape(n, F, TH, 2, TW, 2), at,
+                                                     optimize=True)
     sums += g.sum(axis=(0, 2, 3))
     return out
 
@@ -187,10 +189,10 @@ def _input_tiles(xh, o):
                 rows[2, j, q] = d2 - d1
                 rows[3, j, q] = d1 - d3
         for tx in range(TW):  # (B^T d) B: the same combinations of each tile's 4 columns
-            t = ty * TW + tx
+            t, x0 = ty * TW + tx, 2 * tx
             for r in range(4):
                 for q in range(Q):
-                    e0, e1, e2, e3 = rows[r, 2 * tx, q], rows[r, 2 * tx + 1, q], rows[r, 2 * tx + 2, q], rows[r, 2 * tx + 3, q]
+                    e0, e1, e2, e3 = rows[r, x0, q], rows[r, x0 + 1, q], rows[r, x0 + 2, q], rows[r, x0 + 3, q]
                     o[4 * r, t, q] = e0 - e2
                     o[4 * r + 1, t, q] = e1 + e2
                     o[4 * r + 2, t, q] = e2 - e1
