@@ -272,7 +272,7 @@ class Conv2d(Function):
 # 9.1 -> 7.7 ms. The results differ from im2col's in the last bits only.
 # Tried and left out: F(2x2, 2x2) on the four phases of the DCGAN's 4x4 stride-2 layers. It has
 # 1.36x fewer multiplies (its GEMMs took 42-48 ms instead of 58 for 64->128, one thread), but
-# its transforms cost more than im2col and col2im: 73-77 ms against 76-79 for the whole layer on
+# its transforms cost more than im2col and col2im: 72-77 ms against 76-79 for the whole layer on
 # one thread, and slower on two. Those layers stay on im2col.
 # ---------------------------------------------------------------------------------------------
 
