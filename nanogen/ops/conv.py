@@ -203,6 +203,8 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, grad):
         x, w3 = ctx.saved  # x is None if dL/dw is not needed
+        if ctx.winograd:
+            return _winograd_backward(ctx, grad, x)
         needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
         G, Fg, CgK = w3.shape
         N, F, OH, OW = grad.shape
@@ -210,8 +212,6 @@ class Conv2d(Function):
         K = G * CgK  # C*KH*KW
         dtype = grad.dtype
         dw = db = None
-        if ctx.winograd:
-            return _winograd_backward(ctx, grad, x)
         if ctx.direct and needs_w:  # dL/db comes with it
             dw, db = kernels.conv2d_direct_weight_grad(x, np.ascontiguousarray(grad), *ctx.geometry[:5])
             if not needs_x:
