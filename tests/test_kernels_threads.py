@@ -33,13 +33,64 @@ def test_set_num_threads_rejects_bad_values(bad):
         nanogen.set_num_threads(bad)
 
 
-@pytest.mark.parametrize("cores, load, want", [(2, 0.1, 2), (2, 0.6, 1), (2, 1.4, 1), (2, 21.0, 1),
+@pytest.mark.parametrize("cores, busy, want", [(2, 0.1, 2), (2, 0.6, 1), (2, 1.4, 1), (2, 21.0, 1),
                                                (8, 2.2, 6), (8, 0.0, 8), (1, 0.0, 1)])
-def test_default_counts_the_free_cores(cores, load, want, monkeypatch):
+def test_default_counts_the_free_cores(cores, busy, want, monkeypatch):
     monkeypatch.delenv("NANOGEN_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads, "cpu_count", lambda: cores)
-    monkeypatch.setattr(threads.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(threads, "busy_cores", lambda: busy)
     assert threads.default_num_threads() == want
+
+
+STAT = """cpu  {all}
+cpu0 {c0}
+cpu1 {c1}
+intr 12345 0 0
+ctxt 678
+"""
+
+
+def test_cpu_times_reads_the_cores_asked_for(tmp_path):
+    path = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    path.write_text(STAT.format(all="1 1 1 1 1 1 1 1 0 0", c0="10 0 5 80 5 0 0 0 0 0", c1="1 2 3 4 5 6 7 8 9 9"))
+    assert threads._cpu_times({0, 1}, path) == {0: (100, 85), 1: (36, 9)}  # guest time is in user already
+    assert threads._cpu_times({1}, path) == {1: (36, 9)}
+
+
+def test_busy_cores_measures_the_cores_now(monkeypatch):
+    samples = iter([{0: (1000, 900), 1: (1000, 500)},     # before
+                    {0: (1010, 910), 1: (1010, 502)}])    # after: cpu0 idle, cpu1 80% busy
+    monkeypatch.setattr(threads, "_cpu_times", lambda cpus: next(samples))
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (5.0, 5.0, 5.0))  # a minute's average: not used
+    assert threads.busy_cores(window=0) == pytest.approx(0.8)
+
+
+def test_busy_cores_falls_back_to_the_load_average(monkeypatch):
+    def no_proc(cpus):
+        raise OSError("no /proc/stat here")
+
+    monkeypatch.setattr(threads, "_cpu_times", no_proc)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert threads.busy_cores(window=0) == 1.5
+
+
+def test_busy_cores_sees_a_busy_core():
+    """A child process spinning on one core: about one core busy, on this machine."""
+    import subprocess
+    import sys
+
+    if not hasattr(threads.os, "sched_getaffinity"):
+        pytest.skip("busy_cores reads Linux's /proc/stat; elsewhere it is the load average")
+    cpus = sorted(threads.os.sched_getaffinity(0))
+    spinner = subprocess.Popen([sys.executable, "-c", f"import os, time; os.sched_setaffinity(0, {{{cpus[0]}}})\n"
+                                "t = time.time()\nwhile time.time() - t < 5: pass"])
+    try:
+        threads.time.sleep(0.3)  # the child has started and spins
+        assert threads.busy_cores(window=0.3) >= 0.8
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def test_default_follows_the_environment(monkeypatch):
