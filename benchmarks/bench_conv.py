@@ -5,8 +5,10 @@ The shapes are the layers of the MNIST DCGAN/VAE/conv-ae in nanogen/models. Ever
 grad (x, weight, bias), except the "x no grad" row: a network's first layer, whose input is data.
 Before timing, the first round's workers save their outputs and gradients and the driver checks
 that nanogen and torch agree (the comparison is only fair if both compute the same thing).
-    python benchmarks/bench_conv.py [--rounds 5] [--threads 2] [--passes]
+    python benchmarks/bench_conv.py [--rounds 5] [--threads 2] [--passes] [--floor]
 --passes: also each im2col/col2im pass alone against a memcpy of its buffer (nanogen only).
+--floor: also the GEMMs alone of the two big im2col layers, chunked and threaded as the ops run
+them, against torch's whole layer: what these layers would cost if every layout pass were free.
 """
 
 import argparse
@@ -63,6 +65,49 @@ def nanogen_steps():
     return steps
 
 
+def gemm_floor_steps():
+    """The three GEMMs of each im2col layer among the first three cases, over the op's chunks and
+    threads (ops/conv.py: _over_chunks, _chunk_size), with no im2col, col2im or layout copy:
+    the floor of the im2col design. conv2d's forward is (F, K) @ (K, n*L), its dL/dw
+    (K, n*L) @ (n*L, F), its dL/dx (K, F) @ (F, n*L), with K = C*KH*KW; conv_transpose2d runs the
+    same three with its input channels in F's place and K = F*KH*KW."""
+    import threading
+
+    import numpy as np
+
+    from nanogen.ops import conv as ops_conv
+
+    steps = {}
+    for name, transposed, xs, ws, stride, padding, _ in CASES[:3]:
+        KH, KW = ws[2:]
+        if ops_conv._takes_winograd(KH, KW, (stride, stride), (1, 1), 1):
+            continue  # Winograd's route, not im2col
+        if transposed:
+            M, K, L = xs[1], ws[1] * KH * KW, xs[2] * xs[3]
+        else:
+            M, K, L = ws[0], xs[1] * KH * KW, ((xs[2] + 2 * padding - KH) // stride + 1) ** 2
+        w = np.full((M, K), 0.01, dtype=np.float32)
+        per_thread = threading.local()  # each thread's own buffers, filled once, outside the timing
+
+        def body(n0, n, dw_part, w=w, M=M, K=K, L=L, per_thread=per_thread):
+            if getattr(per_thread, "n", None) != n:
+                per_thread.n = n
+                per_thread.cols = np.full((K, n * L), 0.5, dtype=np.float32)
+                per_thread.rows = np.empty((M, n * L), dtype=np.float32)
+                per_thread.dcols = np.empty((K, n * L), dtype=np.float32)
+                per_thread.dw = np.empty((K, M), dtype=np.float32)
+            t = per_thread
+            np.matmul(w, t.cols, out=t.rows)                   # forward
+            dw_part += np.matmul(t.cols, t.rows.T, out=t.dw)  # dL/dw, as _add_weight_grad runs it
+            np.matmul(w.T, t.rows, out=t.dcols)                # dL/dx before col2im
+
+        def step(body=body, M=M, K=K, step_n=ops_conv._chunk_size((K + M) * L, 4)):
+            ops_conv._over_chunks(N, step_n, body, (np.zeros((K, M), dtype=np.float32),))
+
+        steps[f"{name}: its GEMMs alone"] = step
+    return steps
+
+
 def torch_steps(threads):
     torch = common.torch_threads(threads)
     F = torch.nn.functional
@@ -96,6 +141,8 @@ def worker(args):
                                 for k, gr in enumerate(s()) if gr is not None})
     if args.passes:
         return passes(args)
+    if args.floor and args.worker == "nanogen" and not args.check:
+        steps.update(gemm_floor_steps())  # timed in the same calls' rotation as the layers
     common.finish_worker(common.time_calls(steps, repeat=args.repeat))
 
 
@@ -126,9 +173,32 @@ def passes(args):
     common.finish_worker(common.time_calls(times, repeat=args.repeat))
 
 
+def floor_table(results):
+    """Each big im2col layer: nanogen's whole layer, its GEMMs alone, torch's whole layer (same rounds)."""
+    floors = [k for k in results["nanogen"][0]["times"] if k.endswith(": its GEMMs alone")]
+    rows = []
+    for key in floors:
+        layer = key[: -len(": its GEMMs alone")]
+        ng = [r["times"][layer] * 1e3 for r in results["nanogen"]]
+        gemm = [r["times"][key] * 1e3 for r in results["nanogen"]]
+        row = [layer, common.spread(ng), common.spread(gemm),
+               common.spread([100 * (a - b) / a for a, b in zip(ng, gemm)], "{:.0f}")]
+        if "torch" in results:
+            th = [r["times"][layer] * 1e3 for r in results["torch"]]
+            row += [common.spread(th), common.spread([g / t for g, t in zip(gemm, th)]) + "x"]
+        rows.append(row)
+    header = ["layer", "nanogen ms", "its GEMMs alone ms", "% outside the GEMMs"]
+    header += ["torch ms", "GEMMs alone / torch"] if "torch" in results else []
+    print("\nthe floor of the im2col design: the same GEMMs over the same chunks and threads, "
+          "no layout pass (nanogen worker)")
+    common.table(rows, header)
+
+
 def main():
     parser = common.add_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--passes", action="store_true", help="also time each im2col/col2im pass vs a memcpy")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time the GEMMs alone of the big im2col layers, against torch's whole layer")
     parser.add_argument("--twins", action="store_true", help="also time nanogen on its NumPy twin kernels (slow)")
     parser.add_argument("--check", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -147,10 +217,12 @@ def main():
             for key, a in got["nanogen"].items():
                 p = got["torch"][key]
                 assert np.allclose(a, p, rtol=1e-3, atol=1e-4 * np.abs(p).max()), f"nanogen and torch differ: {key}"
-    results = common.run_rounds(__file__, fws, [], args)
+    results = common.run_rounds(__file__, fws, ["--floor"] if args.floor else [], args)
     common.header("conv2d / conv_transpose2d, forward+backward, float32, batch 128 (benchmarks/bench_conv.py)",
                   args, results)
     common.comparison_table(results, [c[0] for c in CASES])
+    if args.floor:
+        floor_table(results)
     if args.passes:
         res = {"nanogen": [common.spawn(__file__, "nanogen", ["--passes", "--repeat", args.repeat], args.threads)
                            for _ in range(args.rounds)]}
