@@ -7,6 +7,7 @@ Reading order (docs/reading_order.md has the full syllabus):
 
 # isort: skip_file
 import os
+import sys
 
 # Before anything imports numba: idle OpenMP threads must sleep, not spin, or they steal the
 # second core from the next BLAS call (see nanogen/kernels/__init__.py).
@@ -17,7 +18,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # awake between the GEMMs of one training step and asleep soon after. Measured, two threads, 2
 # cores: DCGAN iteration 174-188 ms -> 111-142 ms; MLP step 1.82-1.86 ms -> 1.79-1.96 ms (2**18:
 # DCGAN the same, MLP 2.47 ms). Has no effect when NumPy was imported before nanogen: import
-# nanogen first, or set OPENBLAS_THREAD_TIMEOUT=22 in the environment.
+# nanogen first, or set OPENBLAS_THREAD_TIMEOUT=22 in the environment; nanogen warns when it came
+# too late (threads.warn_numpy_came_first, at the end of this file).
+_numpy_came_first = "numpy" in sys.modules and "OPENBLAS_THREAD_TIMEOUT" not in os.environ
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
 
 from . import autograd  # first: tensor.py and ops/ need Function (see the end of autograd.py)
@@ -51,3 +54,5 @@ __all__ = [
 ]
 
 threads.apply_default()  # BLAS + Numba threads: the free cores (see nanogen/threads.py)
+if _numpy_came_first:
+    threads.warn_numpy_came_first()

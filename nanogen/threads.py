@@ -28,6 +28,7 @@ exactly this: it finds the BLAS NumPy loaded and calls its set-threads function)
 """
 
 import os
+import sys
 import time
 
 _ENV_CHOICES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -138,6 +139,31 @@ def apply_default():
             set_num_threads(default_num_threads())
         except ImportError:  # threadpoolctl missing (a broken install): keep the libraries' own defaults
             pass
+
+
+def warn_numpy_came_first():
+    """At import, when NumPy was loaded before nanogen without OPENBLAS_THREAD_TIMEOUT in the
+    environment: OpenBLAS read its default then (idle threads poll for ~0.1 s after each
+    multi-threaded GEMM), nanogen/__init__.py's setting came too late, and those polling threads
+    hold a core while the convolutions run on two (measured, 2 cores, DCGAN iteration, three
+    processes each way, alternating: 346-402 ms with NumPy first, 220-243 ms with nanogen first). OpenBLAS has no call to change it later, so say how to avoid it.
+    Silent on one thread or with another BLAS, where nothing polls."""
+    if get_num_threads() < 2 or not any(i.get("internal_api") == "openblas" for i in blas_info()):
+        return
+    import warnings
+
+    # point at the user's `import nanogen`: the first frame outside nanogen (warnings skips
+    # importlib's own frames when it counts, so they are not counted here either)
+    level, frame = 2, sys._getframe(1)
+    here = os.path.dirname(os.path.abspath(__file__))
+    while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
+                                 or os.path.abspath(frame.f_code.co_filename).startswith(here)):
+        level += not frame.f_code.co_filename.startswith("<frozen")
+        frame = frame.f_back
+    warnings.warn("NumPy was imported before nanogen, so OpenBLAS's idle threads keep polling for about 0.1 s "
+                  "after each matrix product and slow nanogen's two-thread convolutions (a DCGAN step took 1.6-1.8x "
+                  "as long). Import nanogen before NumPy, or set OPENBLAS_THREAD_TIMEOUT=22 in the environment "
+                  "(nanogen/__init__.py says why).", RuntimeWarning, stacklevel=level)
 
 
 # ---------------------------------------------------------------------------------------------

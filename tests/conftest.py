@@ -16,8 +16,11 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
+# before NumPy loads OpenBLAS, as `import nanogen` would (nanogen/__init__.py says why)
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 

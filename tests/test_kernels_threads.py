@@ -112,3 +112,28 @@ def test_default_not_applied_when_the_environment_chose(monkeypatch):
     threads.apply_default()
     assert calls == [2]
 
+
+
+@pytest.mark.parametrize("first, env, warns", [
+    ("numpy", {"NANOGEN_NUM_THREADS": "2"}, True),
+    ("nanogen", {"NANOGEN_NUM_THREADS": "2"}, False),
+    ("numpy", {"NANOGEN_NUM_THREADS": "2", "OPENBLAS_THREAD_TIMEOUT": "22"}, False),  # set before NumPy loaded
+    ("numpy", {"NANOGEN_NUM_THREADS": "1"}, False),  # one thread: no BLAS thread polls
+])
+def test_importing_numpy_first_is_warned_about(first, env, warns, tmp_path):
+    """`import numpy` before `import nanogen` leaves OpenBLAS's idle threads polling (nanogen's
+    setting of OPENBLAS_THREAD_TIMEOUT comes too late): a warning that points at the import."""
+    import os
+    import subprocess
+    import sys
+
+    if not any(i.get("internal_api") == "openblas" for i in threads.blas_info()):
+        pytest.skip("NumPy's BLAS here is not OpenBLAS: nothing polls, nothing to warn about")
+    script = tmp_path / "script.py"
+    second = "nanogen" if first == "numpy" else "numpy"
+    script.write_text(f"import {first}\nimport {second}\n")
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "NANOGEN_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-W", "always", str(script)], env={**clean, **env},
+                         capture_output=True, text=True, check=True)
+    line = f"{script}:2: RuntimeWarning: NumPy was imported before nanogen"
+    assert (line in out.stderr) == warns, out.stderr
