@@ -48,7 +48,7 @@ def _cpu_times(cpus, path="/proc/stat"):
     times = {}
     with open(path) as f:
         for line in f:
-            name, *fields = line.split()
+            name, *fields = line.split() or [""]
             if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
                 v = [int(x) for x in fields[:8]]  # user nice system idle iowait irq softirq steal
                 times[int(name[3:])] = (sum(v), v[3] + v[4])
@@ -146,8 +146,9 @@ def warn_numpy_came_first():
     environment: OpenBLAS read its default then (idle threads poll for ~0.1 s after each
     multi-threaded GEMM), nanogen/__init__.py's setting came too late, and those polling threads
     hold a core while the convolutions run on two (measured, 2 cores, DCGAN iteration, three
-    processes each way, alternating: 346-402 ms with NumPy first, 220-243 ms with nanogen first). OpenBLAS has no call to change it later, so say how to avoid it.
-    Silent on one thread or with another BLAS, where nothing polls."""
+    processes each way, alternating: 346-402 ms with NumPy first, 220-243 ms with nanogen first).
+    OpenBLAS has no call to change it later, so say how to avoid it. Silent on one thread or with
+    another BLAS, where nothing polls."""
     if get_num_threads() < 2 or not any(i.get("internal_api") == "openblas" for i in blas_info()):
         return
     import warnings
@@ -155,7 +156,7 @@ def warn_numpy_came_first():
     # point at the user's `import nanogen`: the first frame outside nanogen (warnings skips
     # importlib's own frames when it counts, so they are not counted here either)
     level, frame = 2, sys._getframe(1)
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
                                  or os.path.abspath(frame.f_code.co_filename).startswith(here)):
         level += not frame.f_code.co_filename.startswith("<frozen")
