@@ -273,7 +273,13 @@ class Conv2d(Function):
 # Tried and left out: F(2x2, 2x2) on the four phases of the DCGAN's 4x4 stride-2 layers. It has
 # 1.36x fewer multiplies (its GEMMs took 42-48 ms instead of 58 for 64->128, one thread), but
 # its transforms cost more than im2col and col2im: 72-77 ms against 76-79 for the whole layer on
-# one thread, and slower on two. Those layers stay on im2col.
+# one thread, and slower on two. F(4x4, 2x2) on the same phases (25 multiplies per 4x4 outputs
+# instead of 64) was tried too: its GEMMs took about 38 ms instead of 58, and the layers alone
+# ran 4-16% faster (64->128: 73.5 -> 61.6 ms on one thread, 49.3 -> 45.4 on two, with chunks of
+# at least 256 tiles), but the DCGAN iteration did not move (220.9 against 220.5 ms, two
+# threads): the copies between NCHW and the transforms' (row, column, image*channel) layout
+# cost 1.2-3.8 ms a pass, and the transformed weight gradient, 6.25x the size of w, costs ~3 ms
+# to add up. Those layers stay on im2col.
 # ---------------------------------------------------------------------------------------------
 
 WINOGRAD = True  # False: 3x3 stride-1 convolutions go through im2col too (the tests run both)
