@@ -75,6 +75,7 @@ def gemm_floor_steps():
 
     import numpy as np
 
+    from nanogen.kernels.conv import conv_output_size
     from nanogen.ops import conv as ops_conv
 
     steps = {}
@@ -85,7 +86,8 @@ def gemm_floor_steps():
         if transposed:
             M, K, L = xs[1], ws[1] * KH * KW, xs[2] * xs[3]
         else:
-            M, K, L = ws[0], xs[1] * KH * KW, ((xs[2] + 2 * padding - KH) // stride + 1) ** 2
+            OH, OW = (conv_output_size(size, KH, stride, padding, 1) for size in xs[2:])
+            M, K, L = ws[0], xs[1] * KH * KW, OH * OW
         w = np.full((M, K), 0.01, dtype=np.float32)
         per_thread = threading.local()  # each thread's own buffers, filled once, outside the timing
 

@@ -85,6 +85,8 @@ def default_num_threads():
     if env:
         return _check(int(env) if env.isdigit() else env, "NANOGEN_NUM_THREADS")
     cores = cpu_count()
+    if cores == 1:
+        return 1  # nothing to choose: no need to measure (busy_cores sleeps a tenth of a second)
     return max(1, min(cores, cores - round(busy_cores())))
 
 

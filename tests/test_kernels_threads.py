@@ -93,6 +93,17 @@ def test_busy_cores_sees_a_busy_core():
         spinner.wait()
 
 
+def test_default_on_one_core_does_not_measure(monkeypatch):
+    """One core: one thread, without the tenth of a second busy_cores sleeps at import."""
+    def measured():
+        raise AssertionError("busy_cores ran with a single core to choose from")
+
+    monkeypatch.delenv("NANOGEN_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "cpu_count", lambda: 1)
+    monkeypatch.setattr(threads, "busy_cores", measured)
+    assert threads.default_num_threads() == 1
+
+
 def test_default_follows_the_environment(monkeypatch):
     monkeypatch.setenv("NANOGEN_NUM_THREADS", "3")
     assert threads.default_num_threads() == 3
