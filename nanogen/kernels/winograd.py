@@ -136,12 +136,19 @@ def output_transform_adjoint_reference(g, out, sums):
 
 @njit(cache=True, nogil=True)
 def _to_hwc(x, ph, pw, xh):
-    """xh[ph + h, pw + w, i*C + c] = x[i, c, h, w] (the rest of xh untouched)."""
+    """xh[ph + h, pw + w, i*C + c] = x[i, c, h, w] (the rest of xh untouched).
+
+    A transpose. The loop order is the one that wrote best at every channel count measured: one
+    input row at a time (i, h), every channel's run of W values into it. Going through each
+    channel's whole plane before the next (c outside h) jumps n*C values between writes all over
+    xh, and cost (one thread, per chunk; before -> after) (13, 32, 14, 14) 50 -> 43 us,
+    (6, 64, 14, 14) 172 -> 40 us, (4, 128, 14, 14) 348 -> 53 us, (13, 16, 28, 28) 188 -> 77 us;
+    1 to 16 channels on 14x14 move by less than 2 us."""
     n, C, H, W = x.shape
     for i in range(n):
-        for c in range(C):
-            q = i * C + c
-            for h in range(H):
+        for h in range(H):
+            for c in range(C):
+                q = i * C + c
                 for w in range(W):
                     xh[ph + h, pw + w, q] = x[i, c, h, w]
 
@@ -164,13 +171,15 @@ def _add_channel_sums(xh, sums):
 
 @njit(cache=True, nogil=True)
 def _from_hwc(xh, ph, pw, bias, out):
-    """out[i, c, h, w] = xh[ph + h, pw + w, i*C + c] + bias[c]."""
+    """out[i, c, h, w] = xh[ph + h, pw + w, i*C + c] + bias[c]. The transpose back, in _to_hwc's
+    loop order (measured the same way: (6, 64, 14, 14) 88 -> 48 us, (4, 128, 14, 14) 108 -> 64 us,
+    (13, 16, 28, 28) 116 -> 96 us; 1 to 32 channels on 14x14 within 4 us, none slower)."""
     n, C, H, W = out.shape
     for i in range(n):
-        for c in range(C):
-            q = i * C + c
-            bc = bias[c]
-            for h in range(H):
+        for h in range(H):
+            for c in range(C):
+                q = i * C + c
+                bc = bias[c]
                 for w in range(W):
                     out[i, c, h, w] = xh[ph + h, pw + w, q] + bc
 
