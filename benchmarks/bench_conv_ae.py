@@ -8,12 +8,14 @@ the same) and see the same batches; each framework runs in its own process, alte
 (the protocol of benchmarks/common.py), and the driver first checks that both workers' first
 step from the same weights and batch gave the same loss. Default: time per iteration (forward
 + backward + Adam step). --epoch: also one epoch over MNIST per worker (same data order) and the
-test MSE after it. --profile: where nanogen's time goes, op by op (in this process).
+test MSE after it. --profile: where nanogen's time goes, op by op (in a worker of its own,
+set up as the timed nanogen workers are).
 Run: python benchmarks/bench_conv_ae.py [--threads 2] [--rounds 5] [--epoch] [--profile]
 """
 
 import argparse
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -122,9 +124,12 @@ def op_breakdown(model, opt, xb, rng, n=20):
 
 
 def worker():
-    if args.worker == "nanogen":
+    if args.worker in ("nanogen", "profile"):
         common.nanogen_memory(args)
     x_train, _ = mnist("train")
+    if args.worker == "profile":
+        model, opt = nanogen_side()
+        return op_breakdown(model, opt, Tensor(x_train[:BATCH]), np.random.default_rng(0))
     xb = x_train[:BATCH]
     rng = np.random.default_rng(0)
     model, opt = nanogen_side()
@@ -172,10 +177,9 @@ def main():
         common.comparison_table(ep, ["epoch"], unit=1, unit_name="s")
         for fw, rs in ep.items():
             print(f"  {fw} test MSE: {common.spread([r['test_mse'] for r in rs], '{:.5f}')}")
-    if args.profile:
-        x_train, _ = mnist("train")
-        model, opt = nanogen_side()
-        op_breakdown(model, opt, Tensor(x_train[:BATCH]), np.random.default_rng(0))
+    if args.profile:  # in its own process, as the workers run: this one has not removed the BLAS variables
+        cmd = [sys.executable, __file__, "--worker", "profile", "--threads", str(args.threads), "--malloc", args.malloc]
+        subprocess.run(cmd, env=common.worker_env(args.threads), check=True)
 
 
 if __name__ == "__main__":
