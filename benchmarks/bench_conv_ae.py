@@ -15,7 +15,6 @@ Run: python benchmarks/bench_conv_ae.py [--threads 2] [--rounds 5] [--epoch] [--
 
 import argparse
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -77,50 +76,10 @@ def test_mse_torch(torch, model, x):
 
 
 def op_breakdown(model, opt, xb, rng, n=20):
-    """Time every op's forward and backward (wrapping the Function subclasses' staticmethods for
-    this run only) and the optimizer step; print ms per iteration, costliest first."""
-    from collections import defaultdict
-
-    from nanogen.autograd import Function
-
-    spent = defaultdict(float)
-
-    def timed(key, fn):
-        def wrapper(*a, **k):
-            t0 = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                spent[key] += time.perf_counter() - t0
-        return staticmethod(wrapper)
-
-    classes, todo = [], [Function]
-    while todo:
-        c = todo.pop()
-        todo.extend(c.__subclasses__())
-        classes.append(c)
-    saved = []
-    for c in classes:
-        for name in ("forward", "backward"):
-            if name in c.__dict__:
-                saved.append((c, name, c.__dict__[name]))
-                setattr(c, name, timed(f"{c.__name__}.{name}", getattr(c, name)))
-    opt.step = timed("Adam.step", opt.step).__func__       # an instance attribute shadows the method
-    try:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            A.train_step(model, opt, xb, rng)
-        total = time.perf_counter() - t0
-    finally:
-        for c, name, orig in saved:
-            setattr(c, name, orig)
-        del opt.step
-    rows = [[k, f"{v / n * 1e3:.2f}", f"{100 * v / total:.0f}%"]
-            for k, v in sorted(spent.items(), key=lambda kv: -kv[1])]
-    rest = total - sum(spent.values())
-    rows.append(["(graph, Python, allocation: the rest)", f"{rest / n * 1e3:.2f}", f"{100 * rest / total:.0f}%"])
-    print(f"\nnanogen, where one iteration's {total / n * 1e3:.1f} ms go ({n} iterations, timers around each op):\n")
-    table(rows, ["op", "ms / iteration", "share"])
+    """Time every op of n iterations (common.op_breakdown), after a warm-up."""
+    for _ in range(3):  # warm-up: kernels loaded from Numba's cache, workspace buffers allocated
+        A.train_step(model, opt, xb, rng)
+    common.op_breakdown(lambda: A.train_step(model, opt, xb, rng), n, extra=[(opt, "step")])
 
 
 def worker():
@@ -177,9 +136,8 @@ def main():
         common.comparison_table(ep, ["epoch"], unit=1, unit_name="s")
         for fw, rs in ep.items():
             print(f"  {fw} test MSE: {common.spread([r['test_mse'] for r in rs], '{:.5f}')}")
-    if args.profile:  # in its own process, as the workers run: this one has not removed the BLAS variables
-        cmd = [sys.executable, __file__, "--worker", "profile", "--threads", str(args.threads), "--malloc", args.malloc]
-        subprocess.run(cmd, env=common.worker_env(args.threads), check=True)
+    if args.profile:
+        common.profile_in_worker(__file__, args, ["--malloc", args.malloc])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ of the samples; peak memory <= PyTorch's. The machine may be shared: read times 
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -208,30 +207,15 @@ def check_first_steps(results):
 
 
 def profile(args):
-    """In a worker (`--worker profile`), set up as the timed nanogen workers are: nanogen imported
-    with the workers' BLAS environment, freed memory kept as `nanogen train` keeps it."""
-    import cProfile
-    import pstats
-
+    """In a worker (`--worker profile`), set up as the timed nanogen workers are: ms per
+    iteration of each op's forward and backward (common.op_breakdown; Adam is in "the rest")."""
     common.nanogen_memory(args)
     step = make_nanogen(args.seed)[0]
     x = np.random.default_rng(0).uniform(-1, 1, (N, 1, 28, 28)).astype(np.float32)
     z = np.random.default_rng(1).standard_normal((N, Z), dtype=np.float32)
     for _ in range(3):
-        step(x, z)                                                   # warm-up: Numba compiles
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(10):
-        step(x, z)
-    prof.disable()
-    stats = pstats.Stats(prof)
-    rows = []
-    for (path, line, fn), (cc, nc, tt, ct, callers) in stats.stats.items():
-        if "nanogen" in path and fn in ("forward", "backward", "update", "step") or "kernels" in path:
-            rows.append((ct / 10 * 1e3, f"{os.path.relpath(path, os.path.dirname(HERE))}:{line} {fn}"))
-    print("\nnanogen, 10 iterations under cProfile: cumulative ms per iteration of each op's forward/backward")
-    for ms, where in sorted(rows, reverse=True)[:30]:
-        print(f"  {ms:8.1f} ms  {where}")
+        step(x, z)                                                   # warm-up
+    common.op_breakdown(lambda: step(x, z), 10)
 
 
 def evaluate_quality(args):
@@ -279,10 +263,8 @@ def main():
         common.comparison_table(ep, ["epoch"], unit=1, unit_name="s")
     if "torch" not in fws:
         print("\ntorch not installed: the comparison needs it (`make bench` installs it)")
-    if args.profile:  # in its own process: this one imported NumPy before nanogen
-        cmd = [sys.executable, __file__, "--worker", "profile", "--threads", str(args.threads), "--seed", str(args.seed),
-               "--malloc", args.malloc]
-        subprocess.run(cmd, env=common.worker_env(args.threads), check=True)
+    if args.profile:
+        common.profile_in_worker(__file__, args, ["--seed", args.seed, "--malloc", args.malloc])
     if args.epochs:
         if "torch" not in fws:
             print("--epochs needs torch")

@@ -171,9 +171,12 @@ def worker(args):
 
 
 def profile(args):
+    """In a worker (`--worker profile`) with the workers' environment, freed memory kept as the
+    nanogen worker keeps it: one epoch under cProfile."""
     import cProfile
     import pstats
 
+    common.nanogen_memory(args)
     x, xt = load_data()
     orders = batch_orders(len(x), 1, args.seed)
     epoch, _ = run_nanogen(args, x, xt, orders)
@@ -203,8 +206,10 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="alternate the two runs this many times (medians)")
     p.add_argument("--profile", action="store_true", help="also profile one nanogen epoch")
     common.add_malloc_arg(p)
-    p.add_argument("--worker", choices=["nanogen", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["nanogen", "torch", "profile"], help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker == "profile":
+        return profile(args)
     if args.worker:
         return worker(args)
 
@@ -256,7 +261,7 @@ def main():
     else:
         print("\ntorch not installed: nanogen alone (install the optional `bench` extra to compare)")
     if args.profile:
-        profile(args)
+        common.profile_in_worker(__file__, args, ["--epochs", args.epochs, "--seed", args.seed, "--malloc", args.malloc])
 
 
 if __name__ == "__main__":

@@ -232,6 +232,62 @@ def header(title, args, results=None, timing=None):
     print()
 
 
+def op_breakdown(run, n, extra=()):
+    """Where nanogen's time goes: call run() n times with a timer around every op's forward and
+    backward (the Function subclasses' staticmethods, wrapped for this call only) and around
+    each (object, method name) of `extra` (an optimizer's step, say); print ms per call of
+    run(), costliest first. Run it in a worker (see profile_in_worker): the timings are only
+    worth reading with the workers' BLAS environment."""
+    from collections import defaultdict
+
+    from nanogen.autograd import Function
+
+    spent = defaultdict(float)
+
+    def timed(key, fn):
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[key] += time.perf_counter() - t0
+        return wrapper
+
+    classes, todo = [], [Function]
+    while todo:
+        c = todo.pop()
+        todo.extend(c.__subclasses__())
+        classes.append(c)
+    saved = [(c, name, c.__dict__[name]) for c in classes for name in ("forward", "backward") if name in c.__dict__]
+    for c, name, _ in saved:
+        setattr(c, name, staticmethod(timed(f"{c.__name__}.{name}", getattr(c, name))))
+    for obj, name in extra:  # an instance attribute shadows the method until it is deleted
+        setattr(obj, name, timed(f"{type(obj).__name__}.{name}", getattr(obj, name)))
+    try:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            run()
+        total = time.perf_counter() - t0
+    finally:
+        for c, name, orig in saved:
+            setattr(c, name, orig)
+        for obj, name in extra:
+            delattr(obj, name)
+    rows = [[k, f"{v / n * 1e3:.2f}", f"{100 * v / total:.0f}%"] for k, v in sorted(spent.items(), key=lambda kv: -kv[1])]
+    rest = total - sum(spent.values())
+    rows.append(["(graph, Python, allocation: the rest)", f"{rest / n * 1e3:.2f}", f"{100 * rest / total:.0f}%"])
+    print(f"\nnanogen, where one iteration's {total / n * 1e3:.1f} ms go ({n} iterations, timers around each op; "
+          f"{os.environ.get('NANOGEN_NUM_THREADS', '?')} thread(s)):\n")
+    table(rows, ["op", "ms / iteration", "share"])
+
+
+def profile_in_worker(script, args, argv=()):
+    """Run `script --worker profile` in a fresh process with the workers' environment (this
+    driver kept the machine's BLAS variables, and its NumPy came before nanogen)."""
+    cmd = [sys.executable, os.path.abspath(script), "--worker", "profile", "--threads", str(args.threads), *map(str, argv)]
+    subprocess.run(cmd, env=worker_env(args.threads), check=True)
+
+
 def table(rows, header):
     """Print rows (lists of str) as a Markdown table."""
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
