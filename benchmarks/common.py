@@ -43,6 +43,9 @@ REMOVED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # what `import nanogen` sets before NumPy loads OpenBLAS (nanogen/__init__.py), as in `nanogen train`;
 # the workers import NumPy first, so worker_env sets it for every worker
 OPENBLAS_THREAD_TIMEOUT = "22"
+# and for the driver itself, where it imports this module before NumPy (bench_conv_ae, bench_kernels):
+# its NumPy then loads OpenBLAS as nanogen would, and `import nanogen` has nothing to warn about
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_THREAD_TIMEOUT)
 THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
               "NANOGEN_NUM_THREADS")
 if os.path.dirname(HERE) not in sys.path:
