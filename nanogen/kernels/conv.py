@@ -121,8 +121,8 @@ def col2im_reference(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW, o
 # Stage 2 writes every row of cols front to back (streaming stores), stage 1 stays in L1/L2.
 # Indices are uint64: Numba checks signed indices for "negative means from the end", and that
 # check in the inner loop costs more than the copy.
-# Stage 1 is most of im2col's time (for conv2d 64->128 k4 s2, one thread: 4.3 of 6.0 ms per
-# batch), 2.6 cycles a value. Tried and left out: a stage 1 written for 4x4 stride 2 padding 1
+# Stage 1 is most of im2col's time (for conv2d 64->128 k4 s2, one thread: 3-4 of 6 ms per
+# batch in two measurements, 2-3 cycles a value). Tried and left out: a stage 1 written for 4x4 stride 2 padding 1
 # only, reading each input row once and writing four z values per two pixels: 2.9 -> 2.0 ms per
 # batch, about 2% of the layer's forward and backward, not worth a second copy of these loops.
 # ---------------------------------------------------------------------------------------------
