@@ -114,7 +114,7 @@ def worker():
         out["test_mse"] = test_mse_torch(torch, model, x_test) if args.worker == "torch" else test_mse_nanogen(model,
                                                                                                              x_test)
     else:
-        times = common.time_calls({"iteration": lambda: step(xb)}, repeat=args.repeat, warmup=3)
+        times = common.time_calls({"iteration": lambda: step(xb)}, repeat=args.repeat, warmup=10)  # as bench_dcgan
     common.finish_worker(times, **out)
 
 

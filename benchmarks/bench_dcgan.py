@@ -182,8 +182,11 @@ def worker(args):
         out["epoch_seconds"] = seconds
         times = {"epoch": statistics.median(seconds)}
     else:
+        # 10 warm-up calls: PyTorch's first 8 or so iterations run up to 2x slower than its steady
+        # state (measured: 330 194 167 395 246 351 308 205, then 170-185 ms), and with 2 the median
+        # of a few timed calls caught them (215 ms against 160 ms per iteration in its epoch)
         times = common.time_calls({"iteration": lambda: step(x0, rng.standard_normal((N, Z), dtype=np.float32))},
-                                  repeat=args.repeat)
+                                  repeat=args.repeat, warmup=10)
     common.finish_worker(times, **out)
 
 
