@@ -261,7 +261,8 @@ def main():
     else:
         print("\ntorch not installed: nanogen alone (install the optional `bench` extra to compare)")
     if args.profile:
-        common.profile_in_worker(__file__, args, ["--epochs", args.epochs, "--seed", args.seed, "--malloc", args.malloc])
+        common.profile_in_worker(__file__, args,
+                                 ["--epochs", args.epochs, "--seed", args.seed, "--malloc", args.malloc])
 
 
 if __name__ == "__main__":

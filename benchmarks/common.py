@@ -276,7 +276,8 @@ def op_breakdown(run, n, extra=()):
             setattr(c, name, orig)
         for obj, name in extra:
             delattr(obj, name)
-    rows = [[k, f"{v / n * 1e3:.2f}", f"{100 * v / total:.0f}%"] for k, v in sorted(spent.items(), key=lambda kv: -kv[1])]
+    rows = [[k, f"{v / n * 1e3:.2f}", f"{100 * v / total:.0f}%"]
+            for k, v in sorted(spent.items(), key=lambda kv: -kv[1])]
     rest = total - sum(spent.values())
     rows.append(["(graph, Python, allocation: the rest)", f"{rest / n * 1e3:.2f}", f"{100 * rest / total:.0f}%"])
     print(f"\nnanogen, where one iteration's {total / n * 1e3:.1f} ms go ({n} iterations, timers around each op; "
@@ -287,7 +288,8 @@ def op_breakdown(run, n, extra=()):
 def profile_in_worker(script, args, argv=()):
     """Run `script --worker profile` in a fresh process with the workers' environment (this
     driver kept the machine's BLAS variables, and its NumPy came before nanogen)."""
-    cmd = [sys.executable, os.path.abspath(script), "--worker", "profile", "--threads", str(args.threads), *map(str, argv)]
+    cmd = [sys.executable, os.path.abspath(script), "--worker", "profile", "--threads", str(args.threads),
+           *map(str, argv)]
     subprocess.run(cmd, env=worker_env(args.threads), check=True)
 
 

@@ -122,9 +122,10 @@ def col2im_reference(cols, x_shape, KH, KW, stride, padding, dilation, OH, OW, o
 # Indices are uint64: Numba checks signed indices for "negative means from the end", and that
 # check in the inner loop costs more than the copy.
 # Stage 1 is most of im2col's time (for conv2d 64->128 k4 s2, one thread: 3-4 of 6 ms per
-# batch in two measurements, 2-3 cycles a value). Tried and left out: a stage 1 written for 4x4 stride 2 padding 1
-# only, reading each input row once and writing four z values per two pixels: 2.9 -> 2.0 ms per
-# batch, about 2% of the layer's forward and backward, not worth a second copy of these loops.
+# batch in two measurements, 2-3 cycles a value). Tried and left out: a stage 1 written for
+# 4x4 stride 2 padding 1 only, reading each input row once and writing four z values per two
+# pixels: 2.9 -> 2.0 ms per batch, about 2% of the layer's forward and backward, not worth a
+# second copy of these loops.
 # ---------------------------------------------------------------------------------------------
 
 BLOCK = 16  # images per task: scratch z of BLOCK * KW*SH*HQ*OW values stays in L2
