@@ -30,7 +30,6 @@ args = parser.parse_args()
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from common import table  # noqa: E402
 
 from nanogen.data import DataLoader, mnist  # noqa: E402
 from nanogen.models import autoencoder as A  # noqa: E402
@@ -75,20 +74,14 @@ def test_mse_torch(torch, model, x):
     return float(torch.cat(out).mean())
 
 
-def op_breakdown(model, opt, xb, rng, n=20):
-    """Time every op of n iterations (common.op_breakdown), after a warm-up."""
-    for _ in range(3):  # warm-up: kernels loaded from Numba's cache, workspace buffers allocated
-        A.train_step(model, opt, xb, rng)
-    common.op_breakdown(lambda: A.train_step(model, opt, xb, rng), n, extra=[(opt, "step")])
-
-
 def worker():
     if args.worker in ("nanogen", "profile"):
         common.nanogen_memory(args)
     x_train, _ = mnist("train")
-    if args.worker == "profile":
+    if args.worker == "profile":  # every op's time over 20 iterations (common.op_breakdown)
         model, opt = nanogen_side()
-        return op_breakdown(model, opt, Tensor(x_train[:BATCH]), np.random.default_rng(0))
+        xb, rng = Tensor(x_train[:BATCH]), np.random.default_rng(0)
+        return common.op_breakdown(lambda: A.train_step(model, opt, xb, rng), 20, extra=[(opt, "step")])
     xb = x_train[:BATCH]
     rng = np.random.default_rng(0)
     model, opt = nanogen_side()

@@ -40,11 +40,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REMOVED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-# what `import nanogen` sets before NumPy loads OpenBLAS (nanogen/__init__.py), as in `nanogen train`;
-# the workers import NumPy first, so worker_env sets it for every worker
+# what `import nanogen` sets before NumPy loads OpenBLAS (nanogen/__init__.py), as in `nanogen train`.
+# Set here, in the driver's environment: every worker inherits it (the workers import NumPy
+# first), and a driver that imports this module before NumPy (bench_conv_ae, bench_kernels) loads
+# OpenBLAS as nanogen would, so `import nanogen` has nothing to warn about
 OPENBLAS_THREAD_TIMEOUT = "22"
-# and for the driver itself, where it imports this module before NumPy (bench_conv_ae, bench_kernels):
-# its NumPy then loads OpenBLAS as nanogen would, and `import nanogen` has nothing to warn about
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_THREAD_TIMEOUT)
 THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
               "NANOGEN_NUM_THREADS")
@@ -155,7 +155,6 @@ def worker_env(threads):
         env.pop(var, None)
     for var in THREAD_ENV:
         env[var] = str(threads)
-    env.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_THREAD_TIMEOUT)
     return env
 
 
@@ -235,8 +234,9 @@ def header(title, args, results=None, timing=None):
     print()
 
 
-def op_breakdown(run, n, extra=()):
-    """Where nanogen's time goes: call run() n times with a timer around every op's forward and
+def op_breakdown(run, n, extra=(), warmup=3):
+    """Where nanogen's time goes: call run() `warmup` times (kernels loaded from Numba's cache,
+    workspace buffers allocated), then n times with a timer around every op's forward and
     backward (the Function subclasses' staticmethods, wrapped for this call only) and around
     each (object, method name) of `extra` (an optimizer's step, say); print ms per call of
     run(), costliest first. Run it in a worker (see profile_in_worker): the timings are only
@@ -245,6 +245,8 @@ def op_breakdown(run, n, extra=()):
 
     from nanogen.autograd import Function
 
+    for _ in range(warmup):
+        run()
     spent = defaultdict(float)
 
     def timed(key, fn):
