@@ -259,9 +259,11 @@ def make_assignment(tasks, out, root=None, items=COPY_ITEMS, keep_caches=False):
     to grade a submission with trusted tests); out: a folder that does not exist yet or is empty;
     root: the project to copy (default: this one); items: the top-level files and folders to copy
     (the missing ones are skipped); keep_caches: also copy Numba's compiled kernels
-    (__pycache__/*.nbi, *.nbc; valid for the files left unchanged) so that tests of the copy skip
-    recompiling -- a student copy leaves them out. Every marker in the source must be well formed
-    and every chosen task marked, else AssignmentError before anything is written.
+    (__pycache__/*.nbi, *.nbc) and leave every file without a cut task byte for byte as it is
+    (its marker comments in place), so that tests of the copy skip recompiling the kernels of
+    those files -- for copies that tests make; a student copy leaves both out. Every marker in the
+    source must be well formed and every chosen task marked, else AssignmentError before anything
+    is written.
     Returns {"out", "tasks", "stubs": [(task id, file, line)]}.
     """
     root = Path(root or ROOT).resolve()
@@ -288,7 +290,7 @@ def make_assignment(tasks, out, root=None, items=COPY_ITEMS, keep_caches=False):
         by_file.setdefault(r.file, []).append(r)
     new_text, stubs = {}, []
     for rel, rs in by_file.items():
-        if rel.split("/")[0] not in present:
+        if rel.split("/")[0] not in present or (keep_caches and not {r.task for r in rs} & set(chosen)):
             continue
         text, where = cut_text((root / rel).read_text(encoding="utf-8"), rs, set(chosen), rel)
         new_text[rel] = text
