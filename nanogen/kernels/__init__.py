@@ -30,12 +30,13 @@ if _requested not in ("numba", "numpy"):
 
 try:
     import numba as _numba
-    from numba import njit, prange
+    from numba import njit, prange, uint64  # uint64: unsigned indices (kernels/conv.py says why)
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only on machines without numba
     HAVE_NUMBA = False
     prange = range
+    uint64 = int
 
     def njit(*args, **kwargs):
         """Stand-in for numba.njit when Numba is missing: returns the Python function unchanged."""
@@ -60,4 +61,4 @@ def pick(fast, reference):
     return fast if USE_NUMBA else reference
 
 
-__all__ = ["HAVE_NUMBA", "USE_NUMBA", "njit", "prange", "pick"]
+__all__ = ["HAVE_NUMBA", "USE_NUMBA", "njit", "prange", "uint64", "pick"]

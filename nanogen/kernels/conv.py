@@ -24,12 +24,7 @@ Document Processing" (2006), sec. 3 (unfolding convolutions into a matrix produc
 
 import numpy as np
 
-from nanogen.kernels import njit, pick, prange
-
-try:
-    from numba import uint64
-except ImportError:  # pragma: no cover - without numba the kernels below run as Python
-    uint64 = int
+from nanogen.kernels import njit, pick, prange, uint64
 
 
 def conv_output_size(size, kernel, stride, padding, dilation):

@@ -39,12 +39,7 @@ Reference: Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (20
 
 import numpy as np
 
-from nanogen.kernels import njit, pick
-
-try:
-    from numba import uint64
-except ImportError:  # pragma: no cover - without numba the kernels below run as Python
-    uint64 = int
+from nanogen.kernels import njit, pick, uint64
 
 BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
