@@ -53,20 +53,30 @@ def tiles(OH, OW):
 
 # ---------------------------------------------------------------------------------------------
 # The filter transform and its adjoint: tiny (F*C 3x3 filters), NumPy only.
+#
+# G w G^T is linear in the 9 taps of w: U[(r, s)] = Σ_(a, b) G[r, a] G[s, b] w[a, b], a 16x9
+# matrix GG = kron(G, G) times the filter as a 9-vector. So both transforms are one small GEMM
+# over all F*C filters at once, plus a transpose. The same sums as einsum("ra,fcab,sb->rscf"),
+# which spends most of its time choosing a contraction order: for the 16->32 layer's filters,
+# 157 -> 31 us (transform) and 124 -> 29 us (adjoint) per call, about 2% of the layer's forward
+# and backward on two threads.
 # ---------------------------------------------------------------------------------------------
+
+GG = np.kron(G, G)  # (16, 9): GG[4 r + s, 3 a + b] = G[r, a] * G[s, b]
 
 
 def filter_transform(w):
     """U[(r, s), c, f] = (G w[f, c] G^T)[r, s].   w: (F, C, 3, 3) -> U: (16, C, F)."""
     F, C = w.shape[:2]
-    g = G.astype(w.dtype)
-    return np.ascontiguousarray(np.einsum("ra,fcab,sb->rscf", g, w, g, optimize=True).reshape(16, C, F))
+    u = GG.astype(w.dtype) @ w.reshape(F * C, 9).T  # (16, F*C)
+    return np.ascontiguousarray(u.reshape(16, F, C).transpose(0, 2, 1))
 
 
 def filter_transform_adjoint(du):
     """dL/dw[f, c] = G^T dL/dU[:, c, f] G.   du: (16, C, F) -> (F, C, 3, 3)."""
-    g = G.astype(du.dtype)
-    return np.ascontiguousarray(np.einsum("ra,rscf,sb->fcab", g, du.reshape(4, 4, *du.shape[1:]), g, optimize=True))
+    _, C, F = du.shape
+    dw = GG.T.astype(du.dtype) @ du.transpose(0, 2, 1).reshape(16, F * C)  # (9, F*C)
+    return np.ascontiguousarray(dw.T).reshape(F, C, 3, 3)
 
 
 # ---------------------------------------------------------------------------------------------
