@@ -51,7 +51,8 @@ from .checks import check_image, pair
 # ---------------------------------------------------------------------------------------------
 
 CHUNK_BYTES = 2 << 20  # bytes of per-chunk temporaries (columns + GEMM rows): about one L2 cache
-SUM_SLOTS = 8  # the weight and bias gradients add up over chunks in this many fixed parts
+SUM_SLOTS = 8  # the weight and bias gradients add up over chunks in at least this many fixed parts,
+SUM_BYTES = 4 << 20  # or one part per chunk while all the parts fit in this many bytes (_over_chunks)
 
 
 def _chunk_size(per_image, itemsize):
@@ -65,21 +66,28 @@ def _over_chunks(N, step, body, sums=()):
 
     Threads (nanogen.set_num_threads): each thread runs whole chunks, im2col, GEMMs and col2im
     of a chunk on one core (threads.run_in_threads says why). The chunks go, in order, into
-    SUM_SLOTS slots of consecutive chunks; a thread takes whole slots, each slot sums into its
-    own partials, and the slots are added in order at the end: the same additions in the same
+    slots of consecutive chunks; a thread takes whole slots, each slot sums into its own
+    partials, and the slots are added in order at the end: the same additions in the same
     order whatever the thread count and whichever thread ran a slot, so the gradients do not
     depend on either. Each thread takes the next slot when it is free, rather than a fixed half
     of them: the two cores here do not run equally fast at once, and a thread can start late
     (measured in the DCGAN iteration: one thread idle at the end of a call for 25 ms of 215
     before, 16-21 ms after; 2 threads, the iteration's median over 60 calls in 5 in-process
     A/B runs 1-5% faster, each run within its noise).
+    How many slots: the number of slots depends on the shapes only (never on the threads), so
+    the bits stay the same. SUM_SLOTS of them, or one per chunk when the partials are small
+    (all of them within SUM_BYTES): one chunk per slot lets the threads share out the last
+    chunks evenly. For conv2d 16->32 k3 (10 chunks, 32 KB of partials) 8 -> 10 slots took the
+    layer from 8.05 to 7.42 ms and from 7.09 to 6.63 ms (two in-process A/B runs, 2 threads,
+    40 alternating calls each); the 4x4 layers keep 8 (512 KB of partials: 4 MB already).
     Measured (benchmarks/bench_conv.py, two threads on 2 cores, batch 128, fwd+bwd; BLAS and
     Numba splitting every call -> whole chunks per thread, with the layout kernels of
     kernels/conv.py): conv2d 64->128 k4 s2 27.6 -> 21.3 ms, conv2d 16->32 k3 7.3 -> 5.2 ms,
     conv_transpose2d 128->64 k4 s2 23.2 -> 20.6 ms.
     """
     starts = range(0, N, step)
-    S = min(SUM_SLOTS, len(starts))
+    part_bytes = sum(a.nbytes for a in sums)
+    S = min(len(starts), max(SUM_SLOTS, SUM_BYTES // max(1, part_bytes)))
     parts = [workspace.buffer(f"sum{i}", (S,) + a.shape, a.dtype) for i, a in enumerate(sums)]
     for part in parts:
         part[...] = 0
