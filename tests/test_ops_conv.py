@@ -260,13 +260,17 @@ def test_conv_transpose2d_errors(kwargs, error, pattern, no_work):
 
 @pytest.mark.parametrize("case", CHUNK_CASES[:2], ids=lambda c: "x".join(map(str, c[:5])))
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
-def test_threads_give_the_same_bits(op, case, kernels, monkeypatch, rng):
+@pytest.mark.parametrize("slots", ["one per chunk", "several chunks each"])
+def test_threads_give_the_same_bits(op, slots, case, kernels, monkeypatch, rng):
     """With several threads each takes whole chunks (ops/conv.py, _over_chunks), and the weight and
-    bias gradients add up in fixed slots: 1, 2 or 3 threads give exactly the same numbers."""
+    bias gradients add up in fixed slots: 1, 2 or 3 threads give exactly the same numbers, with
+    one chunk per slot (small partial sums) and with several (SUM_BYTES 0: SUM_SLOTS slots)."""
     from nanogen import threads
     N, C, H, W, F, k, s, p, d, g, op_pad = case
     N = 13  # more chunks than SUM_SLOTS, one image each
     monkeypatch.setattr(ops_conv, "CHUNK_BYTES", 1)
+    if slots == "several chunks each":
+        monkeypatch.setattr(ops_conv, "SUM_BYTES", 0)
     x = rng.standard_normal((N, C if op == "conv2d" else F, H, W)).astype(np.float32)
     w = rng.standard_normal((F, C // g) + k).astype(np.float32)
     b = rng.standard_normal(F if op == "conv2d" else C).astype(np.float32)
