@@ -84,10 +84,11 @@ def _over_chunks(N, step, body, sums=()):
     How many slots: the number of slots depends on the shapes only (never on the threads), so
     the bits stay the same. SUM_SLOTS of them, or one per chunk when the partials are small
     (all of them within SUM_BYTES; a forward has none): one chunk per slot lets the threads
-    share out the last chunks evenly. For conv2d 16->32 k3 (10 chunks, 32 KB of partials) 8 -> 10 slots took the
-    layer from 8.05 to 7.42 ms and from 7.09 to 6.63 ms (two in-process A/B runs, 2 threads,
-    40 alternating calls each); the 4x4 layers' backward keeps 8 (512 KB of partials: 4 MB
-    already), their forward did not move (38.03 against 38.06 ms for 64->128).
+    share out the last chunks evenly. For conv2d 16->32 k3 (10 chunks, 32 KB of partials),
+    8 -> 10 slots took the layer from 8.05 to 7.42 ms and from 7.09 to 6.63 ms (two in-process
+    A/B runs, 2 threads, 40 alternating calls each); the 4x4 layers' backward keeps 8 (512 KB
+    of partials: 4 MB already), and their forward did not move (38.03 against 38.06 ms for
+    64->128).
     Measured (benchmarks/bench_conv.py, two threads on 2 cores, batch 128, fwd+bwd; BLAS and
     Numba splitting every call -> whole chunks per thread, with the layout kernels of
     kernels/conv.py): conv2d 64->128 k4 s2 27.6 -> 21.3 ms, conv2d 16->32 k3 7.3 -> 5.2 ms,
