@@ -55,9 +55,16 @@ from .checks import check_image, pair
 # registers. One small GEMM per image instead of one per chunk (w @ cols_n, written straight
 # into (F, OH*OW) of y, no rows_to_nchw) for the 64->128 layer: 24.9 against 18.7 ms per batch
 # (one thread), to save a copy of 0.45 ms: 49 columns are too few for BLAS.
+# Not built, by arithmetic: a 4x4 stride-2 layer as a 2x2 stride-1 one on the input's four
+# phases (space to depth), run as four GEMMs over the flattened phase grid, each tap a column
+# offset (no im2col at all). The offsets need the grid's border: 8x8 positions per image for
+# 7x7 outputs, 31% more GEMM work (the GEMMs are two thirds of the layer: +21%), to save at
+# most the im2col and col2im passes (15% and 9% of 64->128's time on one thread).
 # ---------------------------------------------------------------------------------------------
 
 CHUNK_BYTES = 2 << 20  # bytes of per-chunk temporaries (columns + GEMM rows): about one L2 cache
+# (1, 2, 4, 8 MB, in-process A/B, 2 threads, fwd+bwd: conv2d 64->128 47.4 / 44.6 / 43.9 / 46.9 ms,
+# conv_transpose2d 128->64 43.6 / 39.9 / 39.3 / 43.2 ms: 2 and 4 MB within the noise)
 SUM_SLOTS = 8  # the weight and bias gradients add up over chunks in at least this many fixed parts,
 SUM_BYTES = 4 << 20  # or one part per chunk while all the parts fit in this many bytes (_over_chunks)
 
