@@ -8,6 +8,7 @@ are flags of the individual scripts, e.g.
     python benchmarks/bench_conv_ae.py --epoch
     python benchmarks/bench_dcgan.py --epoch
     python benchmarks/bench_dcgan.py --epochs 5
+    python benchmarks/bench_blas.py --libs /tmp/blas/unpacked   # with MKL and BLIS: see its docstring
     python benchmarks/compare_revisions.py --base e9f8fda --head b98cbc9,main --rounds 6 --threads 1
 The last one is no framework comparison: it times nanogen's own first-order workloads (MLP step,
 VAE steps, conv ops) at two git revisions, to tell whether a change slowed training down.
@@ -24,6 +25,7 @@ RUNS = [
     ["bench_kernels.py"],
     ["bench_conv.py"],
     ["bench_optim.py"],
+    ["bench_blas.py"],
     ["bench_conv_ae.py"],
     ["bench_vae.py", "--epochs", "1"],
     ["bench_dcgan.py"],
