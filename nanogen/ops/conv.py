@@ -316,6 +316,24 @@ class Conv2d(Function):
 # threads): the copies between NCHW and the transforms' (row, column, image*channel) layout
 # cost 1.2-3.8 ms a pass, and the transformed weight gradient, 6.25x the size of w, costs ~3 ms
 # to add up. Those layers stay on im2col.
+# Tried and left out: F(4x4, 3x3) (Lavin & Gray, sec. 4.1: 6x6 input tiles, 36 positions, 4x
+# fewer multiplies than im2col against 2.25x), with the transforms written as matrix-driven row
+# loops. Forward alone, per chunk, one thread, F(2x2) -> F(4x4): 128->128 on 7x7 1191 -> 636 us,
+# 64->64 on 14x14 430 -> 369 us, 32->32 on 28x28 289 -> 253 us, 16->32 on 14x14 212 -> 296 us.
+# But forward + backward (in-process A/B, 12 alternating rounds, batch 128), F(4x4) / F(2x2) on
+# one thread: 16->32 @14 1.20, 32->32 @14 1.14, 32->32 @28 1.01, 64->64 @14 0.97, 64->256 @14
+# 1.09, 32->64 @7 0.92, 128->128 @7 0.90, 64->64 @7 0.80; on two threads 1.11, 1.17, 0.92, 0.96,
+# 1.00, 1.01, 0.97, 0.82. The GEMMs shrink as promised (128->128 @7: 39 -> 26 ms, one thread),
+# and the rest takes it back: the larger transforms and their adjoints, and a transformed weight
+# gradient 2.25x the size of F(2x2)'s (its per-chunk products and partial sums: 9.6 -> 16 ms).
+# Only wide layers on small maps gained; the models' 3x3 layers have 8 to 32 channels (conv-ae,
+# super-resolution, the progressive and style-based generators), where it lost or tied, and
+# float32 results drift about 5x further from im2col's (relative 1e-6 -> 5e-6). Left out.
+# Backward recomputes V from x, as the im2col path recomputes its columns. Keeping each chunk's V
+# from the forward instead (one array per call, N*TH*TW*16*C values) was slower on every layer
+# measured: fwd+bwd 1.12-1.15x the time for 16->32 on 14x14, 1.04-1.11x for 128->128 on 7x7 and
+# 2.6-3.5x for 32->32 on 28x28 and 64->64 on 14x14 (in-process A/B, 16 rounds; the kept arrays
+# are fresh memory on every call and come back from main memory instead of from cache).
 # ---------------------------------------------------------------------------------------------
 
 WINOGRAD = True  # False: 3x3 stride-1 convolutions go through im2col too (the tests run both)
