@@ -3,7 +3,7 @@ DCGAN's conv2d 64->128 layer, timed on NumPy's BLAS (what nanogen uses), on PyTo
 (MKL, bundled in torch), and, when you point the script at them, on Intel's MKL called directly
 (the `mkl` wheel, through ctypes) and on BLIS (the `blis` wheel). Each library runs in its own
 process, alternating rounds (the protocol of benchmarks/common.py); every worker first checks its
-products against NumPy's.
+products against float64 ones.
 
     python benchmarks/bench_blas.py [--rounds 5] [--threads 2]
 
@@ -31,9 +31,9 @@ import common  # noqa: E402
 
 # (name, M, K, N): C (M, N) = A (M, K) @ B (K, N), all C-contiguous float32
 SHAPES = [
-    ("MLP 128x784 @ 784x400", 128, 784, 400),     # the encoder's first layer, forward
-    ("MLP 400x128 @ 128x784", 400, 128, 784),     # its weight gradient
-    ("MLP 128x400 @ 400x784", 128, 400, 784),     # the decoder's last layer, forward (and the input gradients)
+    ("MLP 128x784 @ 784x400", 128, 784, 400),     # the first layer's forward, the last one's input gradient
+    ("MLP 400x128 @ 128x784", 400, 128, 784),     # the first layer's weight gradient
+    ("MLP 128x400 @ 400x784", 128, 400, 784),     # the last layer's forward
     ("MLP 784x128 @ 128x400", 784, 128, 400),     # the last layer's weight gradient
     ("conv 128x1024 @ 1024x6272", 128, 1024, 6272),  # conv2d 64->128 k4 s2: the forward over the batch
     ("conv 128x6272 @ 6272x1024", 128, 6272, 1024),  # its weight gradient
@@ -51,7 +51,11 @@ def mkl_gemm(folder, threads):
     os.environ["MKL_NUM_THREADS"] = str(threads)
     os.environ["MKL_THREADING_LAYER"] = "SEQUENTIAL" if threads == 1 else "INTEL"
     if threads > 1:  # libmkl_rt loads its threading layer lazily; Intel's OpenMP must be found first
-        ctypes.CDLL(find(folder, "libiomp5.so"), mode=ctypes.RTLD_GLOBAL)
+        iomp = find(folder, "libiomp5.so")
+        if iomp is None:
+            raise SystemExit(f"mkl: no libiomp5.so under {folder}: unpack the intel-openmp wheel there too, "
+                             "or run with --threads 1")
+        ctypes.CDLL(iomp, mode=ctypes.RTLD_GLOBAL)
     lib = ctypes.CDLL(find(folder, "libmkl_rt.so*"), mode=ctypes.RTLD_GLOBAL)
     sgemm = lib.cblas_sgemm
     sgemm.restype = None
