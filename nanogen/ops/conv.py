@@ -326,9 +326,10 @@ class Conv2d(Function):
 # 1.00, 1.01, 0.97, 0.82. The GEMMs shrink as promised (128->128 @7: 39 -> 26 ms, one thread),
 # and the rest takes it back: the larger transforms and their adjoints, and a transformed weight
 # gradient 2.25x the size of F(2x2)'s (its per-chunk products and partial sums: 9.6 -> 16 ms).
-# Only wide layers on small maps gained; the models' 3x3 layers have 8 to 32 channels (conv-ae,
-# super-resolution, the progressive and style-based generators), where it lost or tied, and
-# float32 results drift about 5x further from im2col's (relative 1e-6 -> 5e-6). Left out.
+# Only wide layers on small maps gained clearly. The models' 3x3 layers have 8 to 32 channels
+# (conv-ae, super-resolution, the progressive and style-based generators); those measured ran
+# 0.92-1.20x as long, and float32 results drift about 5x further from im2col's (relative
+# 1e-6 -> 5e-6). Left out.
 # Backward recomputes V from x, as the im2col path recomputes its columns. Keeping each chunk's V
 # from the forward instead (one array per call, N*TH*TW*16*C values) was slower or equal on every
 # layer measured, fwd+bwd: 1.12-1.17x the time for 16->32 on 14x14, 0.99-1.11x for 128->128 on
