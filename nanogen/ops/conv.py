@@ -332,11 +332,11 @@ class Conv2d(Function):
 # 1e-6 -> 5e-6). Left out.
 # Backward recomputes V from x, as the im2col path recomputes its columns. Keeping each chunk's V
 # from the forward instead (one array per call, N*TH*TW*16*C values) was slower or equal on every
-# layer measured, fwd+bwd: 1.12-1.17x the time for 16->32 on 14x14, 0.99-1.11x for 128->128 on
-# 7x7, 2.5-4x for 32->32 on 28x28 and 64->64 on 14x14 (in-process A/B, 16 rounds, one and two
+# layer measured, fwd+bwd: 1.12-2.5x the time for 16->32 on 14x14, 0.99-1.11x for 128->128 on
+# 7x7, 2.5-4.1x for 32->32 on 28x28 and 64->64 on 14x14 (in-process A/B, 16 rounds, one and two
 # threads, with and without memory.keep_freed_memory). Backward gained what the recompute costs
-# (32->32 on 28x28, one thread: 55 -> 41 ms), but the forward, writing V into an array of its
-# own instead of the workspace's cache-sized buffer, took 172-226 ms instead of 22-29.
+# (32->32 on 28x28, one thread: 48-55 -> 40-41 ms), but the forward, writing V into an array of
+# its own instead of the workspace's cache-sized buffer, took 172-226 ms instead of 22-29.
 # ---------------------------------------------------------------------------------------------
 
 WINOGRAD = True  # False: 3x3 stride-1 convolutions go through im2col too (the tests run both)
