@@ -47,7 +47,8 @@ def find(folder, pattern):
 
 
 def mkl_gemm(folder, threads):
-    """C = A @ B through MKL's cblas_sgemm (libmkl_rt under `folder`), MKL's own threads."""
+    """(gemm, path): C = A @ B through MKL's cblas_sgemm (libmkl_rt at path, under `folder`), MKL's
+    own threads."""
     os.environ["MKL_NUM_THREADS"] = str(threads)
     os.environ["MKL_THREADING_LAYER"] = "SEQUENTIAL" if threads == 1 else "INTEL"
     if threads > 1:  # libmkl_rt loads its threading layer lazily; Intel's OpenMP must be found first
@@ -56,7 +57,8 @@ def mkl_gemm(folder, threads):
             raise SystemExit(f"mkl: no libiomp5.so under {folder}: unpack the intel-openmp wheel there too, "
                              "or run with --threads 1")
         ctypes.CDLL(iomp, mode=ctypes.RTLD_GLOBAL)
-    lib = ctypes.CDLL(find(folder, "libmkl_rt.so*"), mode=ctypes.RTLD_GLOBAL)
+    path = find(folder, "libmkl_rt.so*")
+    lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
     sgemm = lib.cblas_sgemm
     sgemm.restype = None
     sgemm.argtypes = ([ctypes.c_int] * 6 + [ctypes.c_float, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
@@ -67,7 +69,7 @@ def mkl_gemm(folder, threads):
         (m, k), n = a.shape, b.shape[1]
         sgemm(row_major, no_trans, no_trans, m, n, k, 1.0, a.ctypes.data, k, b.ctypes.data, n, 0.0,
               out.ctypes.data, n)
-    return gemm
+    return gemm, path
 
 
 def library(name, args):
@@ -81,8 +83,8 @@ def library(name, args):
             torch.mm(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
         return gemm, f"torch {torch.__version__} torch.mm, MKL {torch.backends.mkl.is_available()}, x{args.threads}"
     if name == "mkl":
-        return mkl_gemm(args.libs, args.threads), f"MKL (cblas_sgemm) from {find(args.libs, 'libmkl_rt.so*')}, " \
-                                                  f"x{args.threads}"
+        gemm, path = mkl_gemm(args.libs, args.threads)
+        return gemm, f"MKL (cblas_sgemm) from {path}, x{args.threads}"
     if name == "blis":
         os.environ["BLIS_NUM_THREADS"] = str(args.threads)  # read when BLIS initializes
         sys.path.insert(0, args.libs)
