@@ -34,11 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 COPY_ITEMS = ("nanogen", "tests", "demos", "docs", "setup.cfg", "pyproject.toml", "Makefile", "README.md",
               "LICENSE", ".gitignore")
 #: Left out of the copy: caches and outputs, the test of this tool itself (it checks the
-#: instructor's markers, which a student copy no longer has), and the teacher's guide (its
-#: examples are solutions).
+#: instructor's markers, which a student copy no longer has), the test of benchmarks/results.py
+#: (benchmarks/ stays out: its hand-written NumPy steps are solutions), and the teacher's guide
+#: (its examples are solutions). Any test left in must collect in a copy: one error at collection
+#: stops every `pytest -m task_<id>` run a student makes.
 _SKIP_NAMES = {"__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", ".git", ".venv", "runs"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".nbi", ".nbc", ".egg-info")
-_SKIP_PATHS = {"tests/test_assignments.py", "demos/out", "docs/teaching.md"}
+_SKIP_PATHS = {"tests/test_assignments.py", "tests/test_results_page.py", "demos/out", "docs/teaching.md"}
 
 MANIFEST = "assignment.json"
 

@@ -30,8 +30,9 @@ READY = [tid for tid in A.task_ids() if STATUS[tid] == "ready"]
 MARKED_NOW = set(A.task_ids())
 # Tasks whose grading test files do not exist yet: their patterns are checked once the files exist.
 AWAITING_TESTS = set()
-# What a test copy needs: the package, the tests and the pytest configuration (setup.cfg).
-TEST_ITEMS = ("nanogen", "tests", "setup.cfg", "pyproject.toml")
+# What a test copy needs: the package, the tests, the pytest configuration (setup.cfg) and the
+# documents the tests read (docs/reading_order.md).
+TEST_ITEMS = ("nanogen", "tests", "docs", "setup.cfg", "pyproject.toml")
 # At most this many grading tests per task in the default run (the slow run takes them all).
 DEFAULT_MAX_TESTS = 8
 
@@ -201,10 +202,11 @@ def test_every_test_file_belongs_to_a_chapter():
     assert A.chapter_of("tests/test_ops_linalg.py") == "ops" and A.chapter_of("test_kernels_conv.py") == "kernels"
 
 
-def _collect(args):
+def _collect(args, cwd=ROOT):
     env = {k: v for k, v in os.environ.items() if k != A.GRADE_REPORT_ENV}
+    env["PYTHONPATH"] = os.pathsep.join([str(cwd)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+                       cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode in (0, 5), r.stdout[-3000:] + r.stderr[-3000:]
     return [ln for ln in r.stdout.splitlines() if "::" in ln]
 
@@ -512,6 +514,18 @@ def test_assignment_md_starts_with_installing_the_copy_into_its_own_environment(
     assert first_section.startswith("First: install this folder into its own environment")
     assert "python3 -m venv .venv" in first_section and "pip install -e '.[dev]'" in first_section
     assert text.index("python3 -m venv") < text.index("Mul backward")
+
+
+def test_student_copy_collects_every_test_it_holds(tmp_path):
+    """A student copy with every marked task cut collects the same tests as the source, less the
+    files it leaves out: one error at collection would stop every `pytest -m task_<id>` run."""
+    out = tmp_path / "hw"
+    A.make_assignment(READY, out)
+    copied = _collect(["tests"], cwd=out)
+    source = _collect(["tests"])
+    kept = [n for n in source if (out / n.split("::")[0]).exists()]
+    assert len(kept) < len(source)      # the copy does leave test files out (test_assignments.py)
+    assert copied == kept, sorted(set(copied) ^ set(kept))[:10]
 
 
 def test_student_copy_documents_hold_no_solution_text(tmp_path):
