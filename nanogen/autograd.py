@@ -257,18 +257,27 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: output {k} does not require grad (it does not depend on any input that does)")
         roots.append(out)
         root_grads.append(_root_grad("grad", out, g, create_graph))
+    # an input outside the graph is an error found without running any backward
+    in_graph = {id(t) for t in topological_order(roots)}
+    for i, t in enumerate(inputs):
+        if id(t) not in in_graph and not allow_unused:
+            raise RuntimeError(_unused_message(i, t))
     found = _walk(roots, root_grads, create_graph if retain_graph is None else retain_graph, create_graph,
                   wanted=inputs)
     result = []
     for i, t in enumerate(inputs):
         g = found.get(id(t))
-        if g is None and not allow_unused:
-            raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
-                               "pass allow_unused=True to get None for it")
+        if g is None and not allow_unused:  # in the graph, but no gradient reached it
+            raise RuntimeError(_unused_message(i, t))
         if g is not None and not isinstance(g, Tensor):
             g = Tensor._wrap(g)
         result.append(g)
     return tuple(result)
+
+
+def _unused_message(i, t):
+    return (f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+            "pass allow_unused=True to get None for it")
 
 
 def _root_grad(name, root, grad, create_graph):

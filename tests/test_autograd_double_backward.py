@@ -82,6 +82,30 @@ def test_grad_errors_name_the_problem(rng):
         ng.grad(x * 2, x)
 
 
+def test_grad_finds_an_unused_input_before_running_any_backward(rng):
+    ran = []
+
+    class Loud(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            ran.append(True)
+            return grad * 2
+
+    x = Tensor(rng.standard_normal(3), requires_grad=True)
+    unused = Tensor(rng.standard_normal(3), requires_grad=True)
+    y = Loud.apply(x).sum()
+    with pytest.raises(RuntimeError, match="input 1 .* was not used"):
+        ng.grad(y, [x, unused])
+    assert ran == []
+    gx, gu = ng.grad(y, [x, unused], allow_unused=True)
+    assert ran == [True] and gu is None
+    np.testing.assert_array_equal(gx.data, np.full(3, 2.0))
+
+
 def test_grad_walks_only_towards_the_inputs(rng):
     """d/dx of w*x must not compute (or touch) the gradient of w."""
     seen = []
