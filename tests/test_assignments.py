@@ -30,9 +30,8 @@ READY = [tid for tid in A.task_ids() if STATUS[tid] == "ready"]
 MARKED_NOW = set(A.task_ids())
 # Tasks whose grading test files do not exist yet: their patterns are checked once the files exist.
 AWAITING_TESTS = set()
-# What a test copy needs: the package, the tests, the pytest configuration (setup.cfg) and the
-# documents the tests read (docs/reading_order.md).
-TEST_ITEMS = ("nanogen", "tests", "docs", "setup.cfg", "pyproject.toml")
+# A test copy holds what a student copy does: the tests read docs/ and demos/ too.
+TEST_ITEMS = A.COPY_ITEMS
 # At most this many grading tests per task in the default run (the slow run takes them all).
 DEFAULT_MAX_TESTS = 8
 
@@ -287,7 +286,9 @@ def _assert_same_as_source(copy_dir):
 
 
 def _stub_failure(task_id, result):
-    return result["outcome"] == "failed" and (result["error"] or "").startswith(f"NotImplementedError: task {task_id} ")
+    """Failed on the task's stub: in the test, or in a fixture it uses (outcome "error")."""
+    return (result["outcome"] in ("failed", "error")
+            and (result["error"] or "").startswith(f"NotImplementedError: task {task_id} "))
 
 
 @pytest.fixture(scope="module")
