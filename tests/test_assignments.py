@@ -468,6 +468,12 @@ def test_teaching_guide_covers_the_commands():
         assert needle in text, needle
 
 
+def test_readme_counts_the_tasks():
+    m = re.search(r"SOLUTION`\): (\d+) tasks from", (ROOT / "README.md").read_text())
+    assert m, "README.md's For teachers section no longer says how many tasks there are"
+    assert int(m.group(1)) == len(READY)
+
+
 # ---------------------------------------------------------------------------- slow: the whole suite in a copy
 
 
