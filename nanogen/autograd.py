@@ -257,13 +257,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: output {k} does not require grad (it does not depend on any input that does)")
         roots.append(out)
         root_grads.append(_root_grad("grad", out, g, create_graph))
-    # an input outside the graph is an error found without running any backward
-    in_graph = {id(t) for t in topological_order(roots)}
-    for i, t in enumerate(inputs):
-        if id(t) not in in_graph and not allow_unused:
-            raise RuntimeError(_unused_message(i, t))
     found = _walk(roots, root_grads, create_graph if retain_graph is None else retain_graph, create_graph,
-                  wanted=inputs)
+                  wanted=inputs, allow_unused=allow_unused)
     result = []
     for i, t in enumerate(inputs):
         g = found.get(id(t))
@@ -299,7 +294,7 @@ def _root_grad(name, root, grad, create_graph):
     return grad
 
 
-def _walk(roots, root_grads, retain_graph, create_graph, wanted=None):
+def _walk(roots, root_grads, retain_graph, create_graph, wanted=None, allow_unused=True):
     """The reverse walk shared by backward() and grad().
 
     First-order (create_graph=False): each node's `backward(ctx, grad)` runs on plain arrays,
@@ -310,7 +305,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted=None):
     stops the walk with an error naming it.
     wanted: grad() mode -- return {id(tensor): gradient} for these tensors and leave .grad
     alone; only the nodes on a path to one of them run, and each is told (needs_input_grad)
-    which of its inputs lead there, so no work is spent on gradients nobody asked for.
+    which of its inputs lead there, so no work is spent on gradients nobody asked for. A wanted
+    tensor outside the graph raises before any backward runs, unless allow_unused.
     """
     order = topological_order(roots)
     relevant = None
@@ -321,6 +317,9 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted=None):
             if id(t) in wanted_ids or (t._node is not None and any(
                     p is not None and id(p) in relevant for p in t._node.inputs)):
                 relevant.add(id(t))
+        for i, t in enumerate(wanted):  # only the tensors of the graph entered `relevant`
+            if id(t) not in relevant and not allow_unused:
+                raise RuntimeError(_unused_message(i, t))
         found = {}
     grads = {}
     for r, g in zip(roots, root_grads):
