@@ -30,8 +30,6 @@ READY = [tid for tid in A.task_ids() if STATUS[tid] == "ready"]
 MARKED_NOW = set(A.task_ids())
 # Tasks whose grading test files do not exist yet: their patterns are checked once the files exist.
 AWAITING_TESTS = set()
-# A test copy holds what a student copy does: the tests read docs/ and demos/ too.
-TEST_ITEMS = A.COPY_ITEMS
 # At most this many grading tests per task in the default run (the slow run takes them all).
 DEFAULT_MAX_TESTS = 8
 
@@ -296,7 +294,7 @@ def _stub_failure(task_id, result):
 def all_cut(tmp_path_factory):
     """A copy with every task that has markers cut out at once."""
     copy = tmp_path_factory.mktemp("all_cut") / "copy"
-    result = A.make_assignment(READY, copy, items=TEST_ITEMS, keep_caches=True)
+    result = A.make_assignment(READY, copy, keep_caches=True)
     assert sorted({s[0] for s in result["stubs"]}) == sorted(READY)
     return copy
 
@@ -362,7 +360,7 @@ def test_each_task_s_grading_tests_fail_on_its_stub(all_cut, source_graded, tmp_
         for tid in unsettled if alone else [None]:
             cut = [tid] if alone else unsettled
             copy = tmp_path / f"round{len(rounds)}-{tid or 'together'}"
-            A.make_assignment(cut, copy, items=TEST_ITEMS, keep_caches=True)
+            A.make_assignment(cut, copy, keep_caches=True)
             if alone:
                 results = _run_samples(copy, cut, samples)
                 wrong = {n: results[n] for n in samples[tid] if not _stub_failure(tid, results[n])}
@@ -486,7 +484,7 @@ def _failures(results):
 def baseline_failures(tmp_path_factory):
     """The tests that fail in a copy with nothing cut (normally none): not the cut's doing."""
     copy = tmp_path_factory.mktemp("baseline") / "copy"
-    A.make_assignment([], copy, items=TEST_ITEMS, keep_caches=True)
+    A.make_assignment([], copy, keep_caches=True)
     report, output = A.run_tests(copy, ["tests"], timeout=3600)
     assert report["collection_errors"] == [], output[-3000:]
     return set(_failures(report["tests"]))
@@ -497,7 +495,7 @@ def baseline_failures(tmp_path_factory):
 def test_whole_suite_in_a_copy_fails_only_through_the_cut_task(task_id, tmp_path, source_graded, baseline_failures):
     task = A.get_task(task_id)
     copy = tmp_path / "copy"
-    A.make_assignment([task_id], copy, items=TEST_ITEMS, keep_caches=True)
+    A.make_assignment([task_id], copy, keep_caches=True)
     report, output = A.run_tests(copy, ["tests"], timeout=3600)
     assert report["collection_errors"] == [], output[-3000:]
     results = report["tests"]
